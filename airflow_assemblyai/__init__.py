@@ -12,7 +12,9 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-assemblyai",
         "name": "AssemblyAI",
-        "description": "Transcribe with PII audio redaction at AssemblyAI and move the redacted audio into S3.",
+        "description": (
+            "Transcribe with PII audio redaction at AssemblyAI and move the redacted audio into S3."
+        ),
         "versions": [__version__],
         "connection-types": [
             {

@@ -1,0 +1,554 @@
+"""The one place that talks to the AssemblyAI v2 API, synchronously and asynchronously."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any, cast
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import tenacity
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from airflow_assemblyai import __version__
+from airflow_assemblyai.exceptions import (
+    AssemblyAIAuthError,
+    AssemblyAIInvalidInputError,
+    AssemblyAIRequestError,
+    AssemblyAITransientError,
+    AssemblyAIUnexpectedResponseError,
+    TranscriptNotFoundError,
+)
+from airflow_assemblyai.redaction import (
+    NOT_FOUND_TEXT,
+    RedactedAudio,
+    RedactionPoll,
+    audio_format_of,
+    judge_redacted_audio_answer,
+    judge_transcript,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterator
+
+    from airflow.sdk import Connection, ObjectStoragePath
+
+DEFAULT_BASE_URL = "https://api.assemblyai.com"
+EU_BASE_URL = "https://api.eu.assemblyai.com"
+REGION_BASE_URLS = {"us": DEFAULT_BASE_URL, "eu": EU_BASE_URL}
+
+RETRYABLE_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
+UPLOAD_CHUNK_SIZE = 1024 * 1024
+
+#: Errors after which nothing reached the server, so even a POST may be sent again.
+_NOTHING_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class _RetryableStatus(Exception):
+    """A 429 or 5xx answer, raised inside the retry loop only."""
+
+    def __init__(self, status_code: int, retry_after: float | None, api_error: str) -> None:
+        super().__init__(f"HTTP {status_code}")
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.api_error = api_error
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One API request, described once and sent by either the sync or the async client."""
+
+    method: str
+    path: str
+    #: Whether the request may be repeated after it reached the server (GET, DELETE).
+    idempotent: bool
+    json: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+    #: Builds a fresh body for each attempt (uploads), so a retry never sends a half-read stream.
+    body_factory: Callable[[], Iterator[bytes]] | None = field(default=None, repr=False)
+    #: Status codes handed back to the caller instead of raising (e.g. the redacted-audio 400s).
+    passthrough: frozenset[int] = frozenset()
+    transcript_id: str | None = None
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Parse ``Retry-After`` (seconds or an HTTP date) into seconds, or None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _api_error_text(response: httpx.Response) -> str:
+    """Return the ``error`` text of an AssemblyAI error body (or a short excerpt of the body)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    if isinstance(body, dict) and body.get("error"):
+        return str(body["error"])
+    return ""
+
+
+def mask_presigned_url(url: str) -> None:
+    """Mask a pre-signed URL, and each of its query values, in every Airflow log."""
+    mask_secret(url)
+    for _, value in parse_qsl(urlsplit(url).query):
+        if len(value) >= 8:
+            mask_secret(value)
+
+
+class AssemblyAIHook(BaseHook):
+    """Talk to the AssemblyAI v2 API, with one retry policy for sync and async calls.
+
+    The connection's password is the API key; its host, when set, is the base URL (the emulator's
+    ``http://127.0.0.1:PORT``, say); otherwise the extra ``region`` (``us`` or ``eu``) picks it.
+
+    Passing faults (429 honouring ``Retry-After``, 500/502/503/504, timeouts, dropped connections)
+    are retried with exponential backoff and jitter, ``max_attempts`` in all. ``POST`` requests
+    (submit, upload) are retried only when nothing reached the server (connect errors) or on 429.
+    Everything else (401, 403, 404, other 400s) raises a final error at once.
+
+    :param assemblyai_conn_id: Airflow connection id of type ``assemblyai``.
+    :param max_attempts: attempts per request, the first included.
+    :param retry_wait_initial: first backoff in seconds (doubles each attempt, with jitter).
+    :param retry_wait_max: longest backoff and longest ``Retry-After`` honoured, in seconds.
+    :param timeout: httpx timeout (seconds, or an ``httpx.Timeout``).
+    """
+
+    conn_name_attr = "assemblyai_conn_id"
+    default_conn_name = "assemblyai_default"
+    conn_type = "assemblyai"
+    hook_name = "AssemblyAI"
+
+    def __init__(
+        self,
+        assemblyai_conn_id: str = default_conn_name,
+        *,
+        max_attempts: int = 5,
+        retry_wait_initial: float = 1.0,
+        retry_wait_max: float = 60.0,
+        timeout: float | httpx.Timeout | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if max_attempts < 1:
+            raise AssemblyAIInvalidInputError(f"max_attempts must be 1 or more, got {max_attempts}.")
+        self.assemblyai_conn_id = assemblyai_conn_id
+        self.max_attempts = max_attempts
+        self.retry_wait_initial = retry_wait_initial
+        self.retry_wait_max = retry_wait_max
+        self.timeout = (
+            timeout
+            if isinstance(timeout, httpx.Timeout)
+            else httpx.Timeout(timeout if timeout is not None else 60.0, connect=10.0)
+        )
+        self._async_client: httpx.AsyncClient | None = None
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _settings(self, conn: Connection, extra: dict[str, Any]) -> tuple[str, str]:
+        """Return ``(base_url, api_key)`` from a connection, or raise naming the field to fix."""
+        api_key = (conn.password or "").strip()
+        if not api_key:
+            raise AssemblyAIInvalidInputError(
+                f"Connection {self.assemblyai_conn_id!r} has no API key: set its password to your "
+                "AssemblyAI API key."
+            )
+        mask_secret(api_key)
+        host = (conn.host or "").strip()
+        if host:
+            base_url = host if "://" in host else f"https://{host}"
+            if conn.port and urlsplit(base_url).port is None:
+                base_url = f"{base_url.rstrip('/')}:{conn.port}"
+            return base_url.rstrip("/"), api_key
+        region = str(extra.get("region") or extra.get("extra__assemblyai__region") or "us").lower()
+        if region not in REGION_BASE_URLS:
+            raise AssemblyAIInvalidInputError(
+                f"Connection {self.assemblyai_conn_id!r}: extra field 'region' must be 'us' or 'eu', "
+                f"got {region!r}."
+            )
+        return REGION_BASE_URLS[region], api_key
+
+    def _client_kwargs(self, base_url: str, api_key: str) -> dict[str, Any]:
+        return {
+            "base_url": base_url,
+            "headers": {
+                "Authorization": api_key,
+                "User-Agent": f"airflow-provider-assemblyai/{__version__} httpx/{httpx.__version__}",
+            },
+            "timeout": self.timeout,
+            "follow_redirects": False,
+        }
+
+    @cached_property
+    def base_url(self) -> str:
+        """Return the API base URL the connection selects."""
+        return str(self.get_conn().base_url).rstrip("/")
+
+    def get_conn(self) -> httpx.Client:
+        """Return the pooled ``httpx.Client`` of this hook, built on first use."""
+        return self._client
+
+    @cached_property
+    def _client(self) -> httpx.Client:
+        conn = self.get_connection(self.assemblyai_conn_id)
+        base_url, api_key = self._settings(conn, conn.extra_dejson)
+        return httpx.Client(**self._client_kwargs(base_url, api_key))
+
+    async def aget_conn(self) -> httpx.AsyncClient:
+        """Return the pooled ``httpx.AsyncClient``, reading the connection without blocking the loop."""
+        if self._async_client is None:
+            from airflow.providers.common.compat.connection import (
+                get_async_connection,
+                get_async_extra_dejson,
+            )
+
+            conn = await get_async_connection(self.assemblyai_conn_id, hook=self)
+            extra = await get_async_extra_dejson(conn)
+            base_url, api_key = self._settings(conn, extra)
+            self._async_client = httpx.AsyncClient(**self._client_kwargs(base_url, api_key))
+        return self._async_client
+
+    def close(self) -> None:
+        """Close the sync client, if it was built."""
+        if "_client" in self.__dict__:
+            self.__dict__.pop("_client").close()
+
+    async def aclose(self) -> None:
+        """Close the async client, if it was built."""
+        if self._async_client is not None:
+            client, self._async_client = self._async_client, None
+            await client.aclose()
+
+    # -- retry policy -------------------------------------------------------------------------
+
+    def _is_retryable(self, call: _Call) -> Callable[[BaseException], bool]:
+        def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, _RetryableStatus):
+                return call.idempotent or exc.status_code == 429
+            if isinstance(exc, _NOTHING_SENT_ERRORS):
+                return True
+            return call.idempotent and isinstance(exc, httpx.TransportError)
+
+        return retryable
+
+    def _wait_seconds(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
+            return min(exc.retry_after, self.retry_wait_max)
+        backoff = tenacity.wait_random_exponential(multiplier=self.retry_wait_initial, max=self.retry_wait_max)
+        return float(backoff(state))
+
+    def _log_retry(self, call: _Call) -> Callable[[tenacity.RetryCallState], None]:
+        def log(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            wait = state.next_action.sleep if state.next_action else 0.0
+            self.log.warning(
+                "AssemblyAI %s %s failed (%s), attempt %d of %d; retrying in %.1f s",
+                call.method,
+                call.path,
+                _describe(exc),
+                state.attempt_number,
+                self.max_attempts,
+                wait,
+            )
+
+        return log
+
+    def _retry_kwargs(self, call: _Call) -> dict[str, Any]:
+        return {
+            "stop": tenacity.stop_after_attempt(self.max_attempts),
+            "wait": self._wait_seconds,
+            "retry": tenacity.retry_if_exception(self._is_retryable(call)),
+            "before_sleep": self._log_retry(call),
+            "reraise": True,
+        }
+
+    def _transient_error(self, call: _Call, exc: BaseException) -> AssemblyAITransientError:
+        detail = _describe(exc)
+        if isinstance(exc, _RetryableStatus) and exc.api_error:
+            detail = f"{detail}: {exc.api_error}"
+        return AssemblyAITransientError(
+            f"AssemblyAI {call.method} {call.path} did not succeed ({detail}); gave up after the "
+            "hook's retry budget. This is usually passing (rate limit, outage, network): retry later."
+        )
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def _check(self, call: _Call, response: httpx.Response) -> httpx.Response:
+        """Return the response if it is a success or passes through; raise the right error otherwise."""
+        code = response.status_code
+        if code < 400 or code in call.passthrough:
+            return response
+        api_error = _api_error_text(response)
+        if code in RETRYABLE_STATUS_CODES:
+            raise _RetryableStatus(code, _retry_after_seconds(response.headers.get("Retry-After")), api_error)
+        raise self._final_error(call, code, api_error)
+
+    def _final_error(self, call: _Call, code: int, api_error: str) -> AssemblyAIRequestError:
+        where = f"AssemblyAI {call.method} {call.path}"
+        if code in (401, 403):
+            return AssemblyAIAuthError(
+                f"{where} was refused (HTTP {code}: {api_error or 'no reason given'}). Check the API key "
+                f"in the password of connection {self.assemblyai_conn_id!r}.",
+                http_status=code,
+                api_error=api_error,
+            )
+        if call.transcript_id and (code == 404 or api_error.strip() == NOT_FOUND_TEXT):
+            return TranscriptNotFoundError(
+                f"{where}: AssemblyAI does not know transcript {call.transcript_id} "
+                f"({api_error or f'HTTP {code}'}). Check the id and the connection's region.",
+                http_status=code,
+                api_error=api_error,
+            )
+        return AssemblyAIRequestError(
+            f"{where} was rejected (HTTP {code}): {api_error or 'no reason given'}",
+            http_status=code,
+            api_error=api_error,
+        )
+
+    def _send(self, call: _Call) -> httpx.Response:
+        client = self.get_conn()
+
+        def attempt() -> httpx.Response:
+            content = call.body_factory() if call.body_factory else None
+            response = client.request(
+                call.method, call.path, json=call.json, params=call.params, content=content
+            )
+            return self._check(call, response)
+
+        try:
+            return tenacity.Retrying(**self._retry_kwargs(call))(attempt)
+        except (_RetryableStatus, httpx.TransportError) as exc:
+            raise self._transient_error(call, exc) from None
+
+    async def _asend(self, call: _Call) -> httpx.Response:
+        client = await self.aget_conn()
+
+        async def attempt() -> httpx.Response:
+            content = _to_async_iter(call.body_factory) if call.body_factory else None
+            response = await client.request(
+                call.method, call.path, json=call.json, params=call.params, content=content
+            )
+            return self._check(call, response)
+
+        try:
+            return await tenacity.AsyncRetrying(**self._retry_kwargs(call))(attempt)
+        except (_RetryableStatus, httpx.TransportError) as exc:
+            raise self._transient_error(call, exc) from None
+
+    @staticmethod
+    def _json(call: _Call, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise AssemblyAIUnexpectedResponseError(
+                f"AssemblyAI {call.method} {call.path} answered HTTP {response.status_code} with a body "
+                "that is not a JSON object."
+            )
+        return body
+
+    # -- the calls, described once --------------------------------------------------------------
+
+    @staticmethod
+    def _submit_call(audio_url: str, params: dict[str, Any]) -> _Call:
+        if not audio_url:
+            raise AssemblyAIInvalidInputError("audio_url is empty: pass the URL of the audio to transcribe.")
+        payload = {k: v for k, v in params.items() if v is not None}
+        payload["audio_url"] = audio_url
+        return _Call("POST", "/v2/transcript", idempotent=False, json=payload)
+
+    @staticmethod
+    def _transcript_call(method: str, transcript_id: str, suffix: str = "") -> _Call:
+        if not transcript_id or not str(transcript_id).strip():
+            raise AssemblyAIInvalidInputError(
+                "transcript_id is empty: pass the id returned by the transcribe task."
+            )
+        passthrough = frozenset({400, 404}) if suffix == "/redacted-audio" else frozenset()
+        return _Call(
+            method,
+            f"/v2/transcript/{transcript_id}{suffix}",
+            idempotent=True,
+            passthrough=passthrough,
+            transcript_id=str(transcript_id),
+        )
+
+    @staticmethod
+    def _upload_call(source: str | os.PathLike[str] | ObjectStoragePath, chunk_size: int) -> _Call:
+        opener = _opener_for(source)
+
+        def body() -> Iterator[bytes]:
+            with opener() as handle:
+                while chunk := handle.read(chunk_size):
+                    yield chunk
+
+        return _Call("POST", "/v2/upload", idempotent=False, body_factory=body)
+
+    def _redacted_audio_from(self, call: _Call, response: httpx.Response) -> RedactedAudio:
+        body = self._json(call, response) if response.content else {}
+        result = judge_redacted_audio_answer(call.transcript_id or "", response.status_code, body)
+        if result.url:
+            mask_presigned_url(result.url)
+        return result
+
+    # -- sync API ---------------------------------------------------------------------------------
+
+    def submit_transcript(self, audio_url: str, **params: Any) -> dict[str, Any]:
+        """Submit ``audio_url`` for transcription with ``params`` (``redact_pii*`` and others); return it."""
+        call = self._submit_call(audio_url, params)
+        return self._json(call, self._send(call))
+
+    def upload_file(
+        self, source: str | os.PathLike[str] | ObjectStoragePath, *, chunk_size: int = UPLOAD_CHUNK_SIZE
+    ) -> str:
+        """Stream a local or object-storage file to AssemblyAI; return its ``upload_url``."""
+        call = self._upload_call(source, chunk_size)
+        return _upload_url(self._json(call, self._send(call)))
+
+    def get_transcript(self, transcript_id: str) -> dict[str, Any]:
+        """Return the transcript ``transcript_id``."""
+        call = self._transcript_call("GET", transcript_id)
+        return self._json(call, self._send(call))
+
+    def get_redacted_audio(self, transcript_id: str) -> RedactedAudio:
+        """Ask for the redacted audio: ready with a fresh (masked) URL, or pending; raise when final."""
+        call = self._transcript_call("GET", transcript_id, "/redacted-audio")
+        return self._redacted_audio_from(call, self._send(call))
+
+    def poll_redacted_audio(self, transcript_id: str) -> RedactionPoll:
+        """Poll once: read the transcript, then (when completed) its redacted audio; return the verdict."""
+        transcript = self.get_transcript(transcript_id)
+        verdict = judge_transcript(transcript_id, transcript)
+        if verdict is not None:
+            return verdict
+        return _poll_verdict(self.get_redacted_audio(transcript_id), transcript)
+
+    def delete_transcript(self, transcript_id: str) -> dict[str, Any]:
+        """Delete the transcript's data at AssemblyAI; return what it answers."""
+        call = self._transcript_call("DELETE", transcript_id)
+        return self._json(call, self._send(call))
+
+    def list_transcripts(self, limit: int = 1) -> dict[str, Any]:
+        """Return one page of the account's transcripts."""
+        call = _Call("GET", "/v2/transcript", idempotent=True, params={"limit": limit})
+        return self._json(call, self._send(call))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the key and the host by listing one transcript; never raise."""
+        try:
+            self.list_transcripts(limit=1)
+        except AssemblyAIAuthError:
+            return False, "AssemblyAI refused the API key (check the connection's password)."
+        except AssemblyAITransientError as exc:
+            return False, f"AssemblyAI could not be reached: {exc}"
+        except Exception as exc:
+            return False, f"{type(exc).__name__}: {exc}"
+        return True, f"Connected to AssemblyAI at {self.base_url}."
+
+    # -- async API (same calls, same policy) -------------------------------------------------------
+
+    async def asubmit_transcript(self, audio_url: str, **params: Any) -> dict[str, Any]:
+        """Submit a transcript; the async twin of :meth:`submit_transcript`."""
+        call = self._submit_call(audio_url, params)
+        return self._json(call, await self._asend(call))
+
+    async def aupload_file(
+        self, source: str | os.PathLike[str] | ObjectStoragePath, *, chunk_size: int = UPLOAD_CHUNK_SIZE
+    ) -> str:
+        """Stream a file to AssemblyAI; the async twin of :meth:`upload_file`."""
+        call = self._upload_call(source, chunk_size)
+        return _upload_url(self._json(call, await self._asend(call)))
+
+    async def aget_transcript(self, transcript_id: str) -> dict[str, Any]:
+        """Return a transcript; the async twin of :meth:`get_transcript`."""
+        call = self._transcript_call("GET", transcript_id)
+        return self._json(call, await self._asend(call))
+
+    async def aget_redacted_audio(self, transcript_id: str) -> RedactedAudio:
+        """Ask for the redacted audio; the async twin of :meth:`get_redacted_audio`."""
+        call = self._transcript_call("GET", transcript_id, "/redacted-audio")
+        return self._redacted_audio_from(call, await self._asend(call))
+
+    async def apoll_redacted_audio(self, transcript_id: str) -> RedactionPoll:
+        """Poll once; the async twin of :meth:`poll_redacted_audio`."""
+        transcript = await self.aget_transcript(transcript_id)
+        verdict = judge_transcript(transcript_id, transcript)
+        if verdict is not None:
+            return verdict
+        return _poll_verdict(await self.aget_redacted_audio(transcript_id), transcript)
+
+    async def adelete_transcript(self, transcript_id: str) -> dict[str, Any]:
+        """Delete a transcript; the async twin of :meth:`delete_transcript`."""
+        call = self._transcript_call("DELETE", transcript_id)
+        return self._json(call, await self._asend(call))
+
+    async def alist_transcripts(self, limit: int = 1) -> dict[str, Any]:
+        """List transcripts; the async twin of :meth:`list_transcripts`."""
+        call = _Call("GET", "/v2/transcript", idempotent=True, params={"limit": limit})
+        return self._json(call, await self._asend(call))
+
+
+def _describe(exc: BaseException | None) -> str:
+    """Name a passing fault without any URL (httpx messages may carry one)."""
+    if isinstance(exc, _RetryableStatus):
+        return f"HTTP {exc.status_code}"
+    return type(exc).__name__ if exc else "unknown error"
+
+
+def _poll_verdict(audio: RedactedAudio, transcript: dict[str, Any]) -> RedactionPoll:
+    audio_format = audio_format_of(transcript)
+    if audio.ready:
+        return RedactionPoll(state="ready", reason="redacted_audio_ready", audio_format=audio_format)
+    return RedactionPoll(state="waiting", reason="rendering redacted audio", audio_format=audio_format)
+
+
+def _upload_url(body: dict[str, Any]) -> str:
+    url = body.get("upload_url")
+    if not isinstance(url, str) or not url:
+        raise AssemblyAIUnexpectedResponseError("AssemblyAI POST /v2/upload answered without an upload_url.")
+    mask_secret(url)
+    return url
+
+
+def _opener_for(source: str | os.PathLike[str] | ObjectStoragePath) -> Callable[[], IO[bytes]]:
+    """Return a function that opens ``source`` for binary reading, checking it exists first."""
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise AssemblyAIInvalidInputError(
+                f"audio_path {path!r} is not a readable file: pass an existing local file."
+            )
+        return lambda: open(path, "rb")
+    if not source.is_file():
+        raise AssemblyAIInvalidInputError(
+            f"audio_path {str(source)!r} is not a file in object storage: pass an existing object."
+        )
+    return lambda: cast("IO[bytes]", source.open("rb"))  # type: ignore[no-untyped-call]
+
+
+async def _to_async_iter(factory: Callable[[], Iterator[bytes]]) -> AsyncIterator[bytes]:
+    """Read a blocking chunk iterator in a worker thread, so the event loop never waits on disk."""
+    iterator = factory()
+    sentinel = b""
+    try:
+        while chunk := await asyncio.to_thread(next, iterator, sentinel):
+            yield chunk
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
