@@ -27,6 +27,11 @@ def get_provider_info() -> dict[str, Any]:
                     "placeholders": {"host": "https://api.assemblyai.com"},
                 },
                 "conn-fields": {
+                    "max_attempts": {
+                        "label": "Max attempts",
+                        "description": "Attempts per request on passing faults (429, 5xx, timeouts). Default 5.",
+                        "schema": {"type": ["integer", "null"], "minimum": 1},
+                    },
                     "region": {
                         "label": "Region",
                         "description": "us (default) or eu; used only when no Base URL is set.",
@@ -37,6 +42,34 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [
             {"integration-name": "AssemblyAI", "python-modules": ["airflow_assemblyai.hooks.assemblyai"]}
+        ],
+        "sensors": [
+            {
+                "integration-name": "AssemblyAI",
+                "python-modules": ["airflow_assemblyai.sensors.redacted_audio"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "AssemblyAI",
+                "python-modules": ["airflow_assemblyai.triggers.redacted_audio"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "AssemblyAI",
+                "python-modules": [
+                    "airflow_assemblyai.operators.transcribe",
+                    "airflow_assemblyai.operators.delete",
+                ],
+            }
+        ],
+        "transfers": [
+            {
+                "source-integration-name": "AssemblyAI",
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": "airflow_assemblyai.transfers.redacted_audio_to_s3",
+            }
         ],
         "integrations": [
             {

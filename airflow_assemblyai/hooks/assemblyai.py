@@ -43,6 +43,7 @@ DEFAULT_BASE_URL = "https://api.assemblyai.com"
 EU_BASE_URL = "https://api.eu.assemblyai.com"
 REGION_BASE_URLS = {"us": DEFAULT_BASE_URL, "eu": EU_BASE_URL}
 
+_RETRY_DEFAULTS: dict[str, float] = {"max_attempts": 5, "retry_wait_initial": 1.0, "retry_wait_max": 60.0}
 RETRYABLE_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
 UPLOAD_CHUNK_SIZE = 1024 * 1024
 
@@ -122,8 +123,11 @@ class AssemblyAIHook(BaseHook):
     Everything else (401, 403, 404, other 400s) raises a final error at once.
 
     :param assemblyai_conn_id: Airflow connection id of type ``assemblyai``.
+    The retry budget comes from the arguments below, else from the connection's extra fields of the
+    same names, else from the defaults (5 attempts, 1 s first backoff, 60 s cap).
+
     :param max_attempts: attempts per request, the first included.
-    :param retry_wait_initial: first backoff in seconds (doubles each attempt, with jitter).
+    :param retry_wait_initial: backoff scale in seconds (doubles each attempt, full jitter).
     :param retry_wait_max: longest backoff and longest ``Retry-After`` honoured, in seconds.
     :param timeout: httpx timeout (seconds, or an ``httpx.Timeout``).
     """
@@ -137,19 +141,20 @@ class AssemblyAIHook(BaseHook):
         self,
         assemblyai_conn_id: str = default_conn_name,
         *,
-        max_attempts: int = 5,
-        retry_wait_initial: float = 1.0,
-        retry_wait_max: float = 60.0,
+        max_attempts: int | None = None,
+        retry_wait_initial: float | None = None,
+        retry_wait_max: float | None = None,
         timeout: float | httpx.Timeout | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if max_attempts < 1:
-            raise AssemblyAIInvalidInputError(f"max_attempts must be 1 or more, got {max_attempts}.")
         self.assemblyai_conn_id = assemblyai_conn_id
-        self.max_attempts = max_attempts
-        self.retry_wait_initial = retry_wait_initial
-        self.retry_wait_max = retry_wait_max
+        self._retry_args: dict[str, float | None] = {
+            "max_attempts": max_attempts,
+            "retry_wait_initial": retry_wait_initial,
+            "retry_wait_max": retry_wait_max,
+        }
+        self._apply_retry_settings({})
         self.timeout = (
             timeout
             if isinstance(timeout, httpx.Timeout)
@@ -159,8 +164,31 @@ class AssemblyAIHook(BaseHook):
 
     # -- connection -------------------------------------------------------------------------
 
+    def _apply_retry_settings(self, extra: dict[str, Any]) -> None:
+        """Set the retry budget: explicit argument, else connection extra, else default."""
+        values: dict[str, float] = {}
+        for name, default in _RETRY_DEFAULTS.items():
+            value = self._retry_args[name]
+            if value is None:
+                value = extra.get(name, default)
+            try:
+                values[name] = float(value)
+            except (TypeError, ValueError):
+                raise AssemblyAIInvalidInputError(
+                    f"Connection {self.assemblyai_conn_id!r}: {name} must be a number, got {value!r}."
+                ) from None
+        if values["max_attempts"] < 1 or values["retry_wait_initial"] < 0 or values["retry_wait_max"] < 0:
+            raise AssemblyAIInvalidInputError(
+                f"Retry settings of connection {self.assemblyai_conn_id!r} are out of range: max_attempts "
+                "must be 1 or more and the waits 0 or more."
+            )
+        self.max_attempts = int(values["max_attempts"])
+        self.retry_wait_initial = values["retry_wait_initial"]
+        self.retry_wait_max = values["retry_wait_max"]
+
     def _settings(self, conn: Connection, extra: dict[str, Any]) -> tuple[str, str]:
         """Return ``(base_url, api_key)`` from a connection, or raise naming the field to fix."""
+        self._apply_retry_settings(extra)
         api_key = (conn.password or "").strip()
         if not api_key:
             raise AssemblyAIInvalidInputError(
@@ -249,7 +277,9 @@ class AssemblyAIHook(BaseHook):
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
             return min(exc.retry_after, self.retry_wait_max)
-        backoff = tenacity.wait_random_exponential(multiplier=self.retry_wait_initial, max=self.retry_wait_max)
+        backoff = tenacity.wait_random_exponential(
+            multiplier=self.retry_wait_initial, max=self.retry_wait_max
+        )
         return float(backoff(state))
 
     def _log_retry(self, call: _Call) -> Callable[[tenacity.RetryCallState], None]:
