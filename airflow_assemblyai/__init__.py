@@ -29,7 +29,7 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": {
                     "max_attempts": {
                         "label": "Max attempts",
-                        "description": "Attempts per request on passing faults (429, 5xx, timeouts). Default 5.",
+                        "description": "Attempts per request on 429, 5xx and timeouts (default 5).",
                         "schema": {"type": ["integer", "null"], "minimum": 1},
                     },
                     "region": {
