@@ -1,0 +1,128 @@
+"""How a connection becomes a base URL, headers, timeouts and a retry budget (no network)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from airflow_assemblyai import __version__
+from airflow_assemblyai.exceptions import AssemblyAIAuthError, AssemblyAIInvalidInputError
+from airflow_assemblyai.hooks.assemblyai import (
+    DEFAULT_BASE_URL,
+    EU_BASE_URL,
+    AssemblyAIHook,
+    _retry_after_seconds,
+)
+
+API_KEY = "unit-secret-key-0123456789"
+
+
+def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "assemblyai_default", **fields: object) -> None:
+    body = {"conn_type": "assemblyai", "password": API_KEY, **fields}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(body))
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, DEFAULT_BASE_URL),
+        ({"extra": {"region": "us"}}, DEFAULT_BASE_URL),
+        ({"extra": {"region": "eu"}}, EU_BASE_URL),
+        ({"extra": {"region": "EU"}}, EU_BASE_URL),
+        ({"host": "http://127.0.0.1:8765", "extra": {"region": "eu"}}, "http://127.0.0.1:8765"),
+        ({"host": "api.eu.assemblyai.com"}, EU_BASE_URL),
+        ({"host": "http://127.0.0.1", "port": 9000}, "http://127.0.0.1:9000"),
+    ],
+)
+def test_base_url_from_host_else_region(
+    monkeypatch: pytest.MonkeyPatch, fields: dict[str, object], expected: str
+) -> None:
+    set_conn(monkeypatch, **fields)
+    assert AssemblyAIHook().base_url == expected
+
+
+def test_headers_carry_the_raw_key_and_a_provider_user_agent(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch)
+    client = AssemblyAIHook().get_conn()
+    assert client.headers["Authorization"] == API_KEY  # no "Bearer"
+    assert f"airflow-provider-assemblyai/{__version__}" in client.headers["User-Agent"]
+    assert client.timeout.connect == 10.0
+    assert client.timeout.read == 60.0
+
+
+def test_same_client_is_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch)
+    hook = AssemblyAIHook()
+    assert hook.get_conn() is hook.get_conn()
+
+
+async def test_async_client_reads_the_same_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, extra={"region": "eu"})
+    hook = AssemblyAIHook()
+    client = await hook.aget_conn()
+    try:
+        assert str(client.base_url).rstrip("/") == EU_BASE_URL
+        assert client.headers["Authorization"] == API_KEY
+        assert await hook.aget_conn() is client
+    finally:
+        await hook.aclose()
+
+
+def test_missing_key_names_the_password_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps({"conn_type": "assemblyai"}))
+    with pytest.raises(AssemblyAIInvalidInputError, match="set its password"):
+        AssemblyAIHook().get_conn()
+
+
+def test_unknown_region_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, extra={"region": "apac"})
+    with pytest.raises(AssemblyAIInvalidInputError, match="'region' must be 'us' or 'eu'"):
+        AssemblyAIHook().get_conn()
+
+
+def test_retry_budget_argument_beats_extra_beats_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, extra={"max_attempts": 2, "retry_wait_max": 3})
+    hook = AssemblyAIHook(max_attempts=7)
+    hook.get_conn()
+    assert (hook.max_attempts, hook.retry_wait_max, hook.retry_wait_initial) == (7, 3.0, 1.0)
+
+
+@pytest.mark.parametrize("extra", [{"max_attempts": 0}, {"retry_wait_max": "soon"}])
+def test_bad_retry_settings_are_rejected(monkeypatch: pytest.MonkeyPatch, extra: dict[str, object]) -> None:
+    set_conn(monkeypatch, extra=extra)
+    with pytest.raises(AssemblyAIInvalidInputError, match="max_attempts|retry_wait_max"):
+        AssemblyAIHook().get_conn()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("7", 7.0), ("0.5", 0.5), (None, None), ("", None), ("garbage", None)]
+)
+def test_retry_after_parsing(value: str | None, expected: float | None) -> None:
+    assert _retry_after_seconds(value) == expected
+
+
+def test_retry_after_as_http_date_is_in_the_future() -> None:
+    parsed = _retry_after_seconds("Wed, 21 Oct 2099 07:28:00 GMT")
+    assert parsed is not None
+    assert parsed > 0
+
+
+def test_a_refused_key_never_appears_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One-response unit case: a 401 that echoes the key must not leak it through our message."""
+    set_conn(monkeypatch)
+    hook = AssemblyAIHook()
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"error": "Authentication error, API token missing/invalid"})
+
+    hook.get_conn()
+    hook.__dict__["_client"] = httpx.Client(
+        base_url="http://unit.test", headers={"Authorization": API_KEY}, transport=httpx.MockTransport(refuse)
+    )
+    with pytest.raises(AssemblyAIAuthError) as info:
+        hook.get_transcript("t1")
+    assert API_KEY not in str(info.value)
+    assert API_KEY not in repr(info.value)
+    assert "password of connection 'assemblyai_default'" in str(info.value)
