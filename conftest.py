@@ -63,7 +63,7 @@ def moto_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def s3_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Create a fresh bucket on the moto server and point ``aws_default`` at it; yield its name."""
     import json
     import uuid
@@ -84,7 +84,7 @@ def s3_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     name = f"bucket-{uuid.uuid4().hex[:12]}"
     client = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     client.create_bucket(Bucket=name)
-    yield name
+    return name
 
 
 def run_dag(dag: object, **test_kwargs: object) -> object:

@@ -92,7 +92,7 @@ def test_retry_budget_argument_beats_extra_beats_default(monkeypatch: pytest.Mon
 @pytest.mark.parametrize("extra", [{"max_attempts": 0}, {"retry_wait_max": "soon"}])
 def test_bad_retry_settings_are_rejected(monkeypatch: pytest.MonkeyPatch, extra: dict[str, object]) -> None:
     set_conn(monkeypatch, extra=extra)
-    with pytest.raises(AssemblyAIInvalidInputError, match="max_attempts|retry_wait_max"):
+    with pytest.raises(AssemblyAIInvalidInputError, match=r"max_attempts|retry_wait_max"):
         AssemblyAIHook().get_conn()
 
 
