@@ -1,0 +1,753 @@
+"""A loopback emulator of the AssemblyAI v2 API subset this provider uses (FastAPI + uvicorn).
+
+Run it with ``python -m airflow_assemblyai.testing.emulator --port N``, or in-process with
+:func:`run_emulator`. It serves on 127.0.0.1 only, keeps transcripts in memory and files in a
+storage directory, serves the redacted audio itself behind signed, expiring, S3-like URLs, records
+every request, and lets tests script faults per transcript (:class:`Faults`).
+
+What it cannot know about the real API (deviations): transcription text and PII spans are
+invented (fixed fractions of the duration are beeped); only 16-bit WAV sources are decoded (other
+sources are replaced by a synthesized tone WAV); an ``audio_url`` that is neither an emulator upload
+nor a loopback URL is not fetched (a synthesized WAV stands in); the text of the 400 for an expired
+file is a guess (:data:`EXPIRED_TEXT`); real rate limits are not enforced unless scripted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import secrets
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from airflow_assemblyai.redaction import NOT_FOUND_TEXT, NOT_REQUESTED_TEXT, PENDING_TEXT
+from airflow_assemblyai.testing.audio import render_redacted, synth_wav, write_large_wav
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+AUTH_ERROR_TEXT = "Authentication error, API token missing/invalid"
+#: A guess: the real API's wording for a redacted file past its 24 hours is not documented.
+EXPIRED_TEXT = "The redacted audio file for this transcript has expired and is no longer available."
+FAILED_TRANSCRIPT_TEXT = "Transcript failed; it has no redacted audio."
+DELETED_TEXT = "Deleted by user."
+S3_EXPIRED = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+S3_DENIED = "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+S3_TWO_AUTHS = (
+    "<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed; only the "
+    "X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header "
+    "should be specified</Message></Error>"
+)
+CHUNK = 256 * 1024
+
+
+@dataclass
+class Faults:
+    """Faults scripted for one transcript (all JSON-serialisable)."""
+
+    processing_seconds: float | None = None
+    error: str | None = None
+    render_seconds: float = 0.0
+    api_errors: list[int] = field(default_factory=list)
+    retry_after: int | None = None
+    cut_download_after: int | None = None
+    cut_downloads: int = 1
+    download_statuses: list[int] = field(default_factory=list)
+    expired_urls: int = 0
+    url_ttl_seconds: float = 1800.0
+    redacted_size_bytes: int | None = None
+
+
+@dataclass
+class RecordedRequest:
+    """One request the emulator answered."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    status: int
+    transcript_id: str | None
+    kind: str
+
+
+@dataclass
+class _Transcript:
+    id: str
+    params: dict[str, Any]
+    faults: Faults
+    created: float
+    source: bytes
+    forced_status: str | None = None
+    completed_at: float | None = None
+    file: Path | None = None
+    file_format: str = "wav"
+    etag: str = ""
+    duration: float = 0.0
+    expired: bool = False
+    deleted: bool = False
+
+
+class Emulator:
+    """State and FastAPI app of the emulator; thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "emulator-key",
+        processing_seconds: float = 1.0,
+        storage_dir: Path | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.processing_seconds = processing_seconds
+        self._own_storage = storage_dir is None
+        self.storage = Path(storage_dir or tempfile.mkdtemp(prefix="aai-emulator-"))
+        self.storage.mkdir(parents=True, exist_ok=True)
+        self.base_url = ""
+        self.next_faults: Faults | None = None
+        self.requests: list[RecordedRequest] = []
+        self.violations: list[str] = []
+        self._clients: set[tuple[str, int]] = set()
+        self._queued: list[tuple[int, int | None]] = []
+        self._transcripts: dict[str, _Transcript] = {}
+        self._uploads: dict[str, Path] = {}
+        self._secret = secrets.token_bytes(32)
+        self._lock = threading.RLock()
+        self.app = self._build_app()
+
+    # -- test API ----------------------------------------------------------------------------
+
+    def add_transcript(
+        self,
+        *,
+        audio: bytes | None = None,
+        status: str = "completed",
+        params: dict[str, Any] | None = None,
+        faults: Faults | None = None,
+    ) -> str:
+        """Seed a transcript directly (``status`` queued, processing, completed or error); return its id."""
+        faults = faults or Faults()
+        if status == "error" and faults.error is None:
+            faults.error = "Transcoding failed."
+        now = time.time()
+        record = _Transcript(
+            id=uuid.uuid4().hex,
+            params={"audio_url": "https://example.invalid/seeded.wav", **(params or {})},
+            faults=faults,
+            created=now,
+            source=audio if audio is not None else synth_wav(),
+            forced_status=None if status in ("completed", "error") else status,
+        )
+        if status in ("completed", "error"):
+            record.faults.processing_seconds = 0.0
+        with self._lock:
+            self._transcripts[record.id] = record
+        return record.id
+
+    def set_faults(self, transcript_id: str, faults: Faults) -> None:
+        """Replace the faults of a transcript."""
+        with self._lock:
+            self._get(transcript_id).faults = faults
+
+    def queue_responses(self, statuses: list[int], retry_after: int | None = None) -> None:
+        """Answer the next ``len(statuses)`` API requests with these statuses, in order."""
+        with self._lock:
+            self._queued.extend((s, retry_after) for s in statuses)
+
+    def count(self, method: str | None = None, path_prefix: str = "") -> int:
+        """Count recorded requests by method and path prefix."""
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if (method is None or r.method == method) and r.path.startswith(path_prefix)
+            )
+
+    @property
+    def connections_seen(self) -> int:
+        """Return the number of distinct TCP connections seen."""
+        with self._lock:
+            return len(self._clients)
+
+    def redacted_audio_path(self, transcript_id: str) -> Path:
+        """Return the file the download URL serves for a transcript (rendering it if needed)."""
+        with self._lock:
+            record = self._get(transcript_id)
+            return self._render(record)
+
+    def redacted_audio(self, transcript_id: str) -> bytes:
+        """Return exactly the bytes the download URL serves."""
+        return self.redacted_audio_path(transcript_id).read_bytes()
+
+    def expire(self, transcript_id: str) -> None:
+        """Make the redacted file gone, as after 24 hours."""
+        with self._lock:
+            self._get(transcript_id).expired = True
+
+    def deleted(self, transcript_id: str) -> bool:
+        """Return whether a transcript was deleted."""
+        with self._lock:
+            return self._get(transcript_id).deleted
+
+    def reset(self) -> None:
+        """Forget every transcript, upload, request and scripted fault."""
+        with self._lock:
+            self._transcripts.clear()
+            self._uploads.clear()
+            self.requests.clear()
+            self.violations.clear()
+            self._queued.clear()
+            self.next_faults = None
+
+    def close(self) -> None:
+        """Remove the storage directory when the emulator made it."""
+        if self._own_storage:
+            shutil.rmtree(self.storage, ignore_errors=True)
+
+    # -- model ---------------------------------------------------------------------------------
+
+    def _get(self, transcript_id: str) -> _Transcript:
+        record = self._transcripts.get(transcript_id)
+        if record is None:
+            raise KeyError(transcript_id)
+        return record
+
+    def _status(self, record: _Transcript) -> str:
+        if record.forced_status:
+            return record.forced_status
+        seconds = record.faults.processing_seconds
+        seconds = self.processing_seconds if seconds is None else seconds
+        elapsed = time.time() - record.created
+        if elapsed < seconds / 3:
+            return "queued"
+        if elapsed < seconds:
+            return "processing"
+        if record.completed_at is None:
+            record.completed_at = record.created + seconds
+        return "error" if record.faults.error else "completed"
+
+    def _render(self, record: _Transcript) -> Path:
+        if record.file is not None:
+            return record.file
+        wanted = "wav" if record.params.get("redact_pii_audio_quality") == "wav" else "mp3"
+        if record.faults.redacted_size_bytes:
+            path = self.storage / f"{record.id}.wav"
+            write_large_wav(path, record.faults.redacted_size_bytes)
+            fmt, duration = "wav", record.faults.redacted_size_bytes / 32_000
+        else:
+            options = record.params.get("redact_pii_audio_options") or {}
+            silence = options.get("override_audio_redaction_method") == "silence"
+            data, fmt, duration = render_redacted(record.source, fmt=wanted, silence=silence)
+            path = self.storage / f"{record.id}.{fmt}"
+            path.write_bytes(data)
+        digest = hashlib.md5()
+        with path.open("rb") as handle:
+            while chunk := handle.read(4 * 1024 * 1024):
+                digest.update(chunk)
+        record.file, record.file_format, record.etag, record.duration = (
+            path,
+            fmt,
+            digest.hexdigest(),
+            duration,
+        )
+        return path
+
+    def _view(self, record: _Transcript) -> dict[str, Any]:
+        status = self._status(record)
+        body: dict[str, Any] = {
+            "language_code": "en_us",
+            "punctuate": True,
+            "format_text": True,
+            "redact_pii": False,
+            "redact_pii_audio": False,
+            "webhook_url": None,
+            **record.params,
+            "id": record.id,
+            "status": status,
+            "text": None,
+            "words": None,
+            "utterances": None,
+            "confidence": None,
+            "audio_duration": None,
+            "error": None,
+            "acoustic_model": "assemblyai_default",
+            "language_model": "assemblyai_default",
+        }
+        if status == "completed":
+            duration = self._source_duration(record)
+            body.update(
+                text=DELETED_TEXT if record.deleted else "Hello, my name is ####. I live at ####.",
+                words=[]
+                if record.deleted
+                else [{"text": "Hello,", "start": 0, "end": 400, "confidence": 0.9}],
+                confidence=0.9,
+                audio_duration=round(duration),
+            )
+        elif status == "error":
+            body["error"] = record.faults.error
+        return body
+
+    @staticmethod
+    def _source_duration(record: _Transcript) -> float:
+        from airflow_assemblyai.testing.audio import read_mono_pcm
+
+        decoded = read_mono_pcm(record.source)
+        return len(decoded[0]) / 2 / decoded[1] if decoded else 3.0
+
+    def _sign(self, name: str, expires: int, nonce: str) -> str:
+        message = f"{name}:{expires}:{nonce}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def _mint_url(self, record: _Transcript) -> str:
+        self._render(record)
+        ttl = record.faults.url_ttl_seconds
+        if record.faults.expired_urls > 0:
+            record.faults.expired_urls -= 1
+            ttl = -60
+        expires = int(time.time() + ttl)
+        name = record.file.name if record.file else ""
+        nonce = secrets.token_hex(8)
+        return (
+            f"{self.base_url}/_files/{name}?AWSAccessKeyId=EMULATORKEY&Expires={expires}"
+            f"&x-amz-request-id={nonce}&Signature={self._sign(name, expires, nonce)}"
+        )
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="AssemblyAI v2 emulator", docs_url=None, redoc_url=None, openapi_url=None)
+        emulator = self
+
+        @app.middleware("http")
+        async def record(request: Request, call_next: Any) -> Response:
+            path = request.url.path
+            kind = (
+                "api" if path.startswith("/v2/") else "download" if path.startswith("/_files/") else "control"
+            )
+            if path.startswith("/_uploads/"):
+                kind = "upload_fetch"
+            client = request.client
+            with emulator._lock:
+                if client:
+                    emulator._clients.add((client.host, client.port))
+            if kind == "api":
+                early = emulator._early_answer(request)
+                if early is not None:
+                    response: Response = early
+                else:
+                    response = await call_next(request)
+            else:
+                response = await call_next(request)
+            with emulator._lock:
+                emulator.requests.append(
+                    RecordedRequest(
+                        method=request.method,
+                        path=path,
+                        query=dict(request.query_params),
+                        headers={k.lower(): v for k, v in request.headers.items()},
+                        status=response.status_code,
+                        transcript_id=request.path_params.get("transcript_id") or _transcript_id_of(path),
+                        kind=kind,
+                    )
+                )
+            return response
+
+        @app.post("/v2/upload")
+        async def upload(request: Request) -> Response:
+            upload_id = uuid.uuid4().hex
+            path = emulator.storage / f"upload-{upload_id}"
+            with path.open("wb") as out:
+                async for chunk in request.stream():
+                    out.write(chunk)
+            with emulator._lock:
+                emulator._uploads[upload_id] = path
+            return JSONResponse({"upload_url": f"{emulator.base_url}/_uploads/{upload_id}"})
+
+        @app.get("/_uploads/{upload_id}")
+        async def uploaded(upload_id: str) -> Response:
+            path = emulator._uploads.get(upload_id)
+            if path is None:
+                return Response(status_code=404)
+            return Response(path.read_bytes(), media_type="application/octet-stream")
+
+        @app.post("/v2/transcript")
+        async def submit(request: Request) -> Response:
+            try:
+                params = await request.json()
+            except ValueError:
+                return _error(400, "Invalid JSON body.")
+            if not isinstance(params, dict) or not params.get("audio_url"):
+                return _error(400, "audio_url is required.")
+            if params.get("redact_pii") and not params.get("redact_pii_policies"):
+                return _error(400, "redact_pii_policies is required when redact_pii is true.")
+            if params.get("redact_pii_audio") and not params.get("redact_pii"):
+                return _error(400, "redact_pii must be true when redact_pii_audio is true.")
+            quality = params.get("redact_pii_audio_quality")
+            if quality is not None and quality not in ("mp3", "wav"):
+                return _error(400, "redact_pii_audio_quality must be one of mp3, wav.")
+            source = await emulator._fetch_source(str(params["audio_url"]))
+            with emulator._lock:
+                faults = dataclasses.replace(emulator.next_faults) if emulator.next_faults else Faults()
+                faults.api_errors = list(faults.api_errors)
+                faults.download_statuses = list(faults.download_statuses)
+                record = _Transcript(
+                    id=uuid.uuid4().hex, params=params, faults=faults, created=time.time(), source=source
+                )
+                emulator._transcripts[record.id] = record
+                return JSONResponse(emulator._view(record))
+
+        @app.get("/v2/transcript")
+        async def listing(limit: int = 10) -> Response:
+            with emulator._lock:
+                items = list(emulator._transcripts.values())[-limit:][::-1]
+                rows = [
+                    {
+                        "id": r.id,
+                        "resource_url": f"{emulator.base_url}/v2/transcript/{r.id}",
+                        "status": emulator._status(r),
+                        "created": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(r.created)),
+                        "completed": None,
+                        "audio_url": r.params.get("audio_url"),
+                        "error": r.faults.error,
+                    }
+                    for r in items
+                ]
+            page = {
+                "limit": limit,
+                "result_count": len(rows),
+                "current_url": "",
+                "prev_url": None,
+                "next_url": None,
+            }
+            return JSONResponse({"page_details": page, "transcripts": rows})
+
+        @app.get("/v2/transcript/{transcript_id}")
+        async def get_transcript(transcript_id: str) -> Response:
+            with emulator._lock:
+                record = emulator._transcripts.get(transcript_id)
+                if record is None:
+                    return _error(400, NOT_FOUND_TEXT)
+                return JSONResponse(emulator._view(record))
+
+        @app.delete("/v2/transcript/{transcript_id}")
+        async def delete(transcript_id: str) -> Response:
+            with emulator._lock:
+                record = emulator._transcripts.get(transcript_id)
+                if record is None:
+                    return _error(400, NOT_FOUND_TEXT)
+                record.deleted = True
+                record.params["audio_url"] = "http://deleted_by_user"
+                return JSONResponse(emulator._view(record))
+
+        @app.get("/v2/transcript/{transcript_id}/redacted-audio")
+        async def redacted_audio(transcript_id: str) -> Response:
+            with emulator._lock:
+                record = emulator._transcripts.get(transcript_id)
+                if record is None:
+                    return _error(400, NOT_FOUND_TEXT)
+                status = emulator._status(record)
+                if status in ("queued", "processing"):
+                    return _error(400, PENDING_TEXT)
+                if status == "error":
+                    return _error(400, FAILED_TRANSCRIPT_TEXT)
+                if record.deleted or not record.params.get("redact_pii_audio"):
+                    return _error(400, NOT_REQUESTED_TEXT)
+                if record.expired:
+                    return _error(400, EXPIRED_TEXT)
+                completed_at = record.completed_at or record.created
+                if time.time() - completed_at < record.faults.render_seconds:
+                    return Response(status_code=202)
+                url = emulator._mint_url(record)
+            return JSONResponse({"status": "redacted_audio_ready", "redacted_audio_url": url})
+
+        @app.head("/_files/{name}")
+        async def head_file(name: str) -> Response:
+            return Response(status_code=403, media_type="application/xml")
+
+        @app.get("/_files/{name}")
+        async def download(name: str, request: Request) -> Response:
+            return emulator._download(name, request)
+
+        # -- control ---------------------------------------------------------------------------
+
+        @app.post("/_emulator/transcripts")
+        async def seed(request: Request) -> Response:
+            body = await request.json()
+            tid = emulator.add_transcript(
+                status=body.get("status", "completed"),
+                params=body.get("params"),
+                faults=Faults(**body.get("faults", {})),
+            )
+            return JSONResponse({"id": tid})
+
+        @app.put("/_emulator/transcripts/{transcript_id}/faults")
+        async def put_faults(transcript_id: str, request: Request) -> Response:
+            emulator.set_faults(transcript_id, Faults(**await request.json()))
+            return JSONResponse({"ok": True})
+
+        @app.put("/_emulator/next-faults")
+        async def put_next_faults(request: Request) -> Response:
+            body = await request.json()
+            emulator.next_faults = Faults(**body) if body else None
+            return JSONResponse({"ok": True})
+
+        @app.post("/_emulator/queue-responses")
+        async def queue(request: Request) -> Response:
+            body = await request.json()
+            emulator.queue_responses(list(body["statuses"]), body.get("retry_after"))
+            return JSONResponse({"ok": True})
+
+        @app.get("/_emulator/requests")
+        async def requests_log() -> Response:
+            with emulator._lock:
+                return JSONResponse([dataclasses.asdict(r) for r in emulator.requests])
+
+        @app.get("/_emulator/stats")
+        async def stats() -> Response:
+            with emulator._lock:
+                counts: dict[str, int] = {}
+                for r in emulator.requests:
+                    counts[r.kind] = counts.get(r.kind, 0) + 1
+                return JSONResponse(
+                    {
+                        "connections_seen": len(emulator._clients),
+                        "requests": counts,
+                        "violations": list(emulator.violations),
+                        "transcripts": len(emulator._transcripts),
+                    }
+                )
+
+        @app.get("/_emulator/transcripts/{transcript_id}/redacted-audio")
+        async def control_audio(transcript_id: str) -> Response:
+            path = emulator.redacted_audio_path(transcript_id)
+            return StreamingResponse(
+                _iter_file(path, 0, path.stat().st_size), media_type="application/octet-stream"
+            )
+
+        @app.post("/_emulator/reset")
+        async def reset() -> Response:
+            emulator.reset()
+            return JSONResponse({"ok": True})
+
+        return app
+
+    def _early_answer(self, request: Request) -> Response | None:
+        """Answer auth failures and scripted faults before the route runs."""
+        if request.headers.get("authorization") != self.api_key:
+            return _error(401, AUTH_ERROR_TEXT)
+        with self._lock:
+            if self._queued:
+                status, retry_after = self._queued.pop(0)
+                return _error(status, f"Scripted {status}.", retry_after)
+            tid = _transcript_id_of(request.url.path)
+            record = self._transcripts.get(tid) if tid else None
+            if record is not None and record.faults.api_errors:
+                status = record.faults.api_errors.pop(0)
+                return _error(status, f"Scripted {status}.", record.faults.retry_after)
+        return None
+
+    async def _fetch_source(self, audio_url: str) -> bytes:
+        prefix = f"{self.base_url}/_uploads/"
+        if audio_url.startswith(prefix):
+            path = self._uploads.get(audio_url[len(prefix) :])
+            return path.read_bytes() if path else synth_wav()
+        if audio_url.startswith(("http://127.0.0.1", "http://localhost")):
+            try:
+                async with httpx.AsyncClient(timeout=10) as client:
+                    answer = await client.get(audio_url)
+                if answer.status_code == 200:
+                    return answer.content
+            except httpx.HTTPError:
+                pass
+        return synth_wav()
+
+    def _download(self, name: str, request: Request) -> Response:
+        query = request.query_params
+        with self._lock:
+            if "authorization" in request.headers:
+                self.violations.append(f"Authorization header sent to the file host for {name}")
+                return Response(S3_TWO_AUTHS, status_code=400, media_type="application/xml")
+            record = next((r for r in self._transcripts.values() if r.file and r.file.name == name), None)
+            try:
+                expires = int(query.get("Expires", ""))
+            except ValueError:
+                expires = 0
+            expected = self._sign(name, expires, query.get("x-amz-request-id", ""))
+            valid = hmac.compare_digest(query.get("Signature", ""), expected)
+            if record is None or record.file is None or not valid:
+                return Response(S3_DENIED, status_code=403, media_type="application/xml")
+            if expires < time.time():
+                return Response(S3_EXPIRED, status_code=403, media_type="application/xml")
+            if record.faults.download_statuses:
+                return Response(status_code=record.faults.download_statuses.pop(0))
+            cut: int | None = None
+            if record.faults.cut_download_after is not None and record.faults.cut_downloads > 0:
+                record.faults.cut_downloads -= 1
+                cut = record.faults.cut_download_after
+            path, etag = record.file, record.etag
+        size = path.stat().st_size
+        start, end = 0, size - 1
+        status = 200
+        range_header = request.headers.get("range")
+        if range_header:
+            parsed = _parse_range(range_header, size)
+            if parsed is None:
+                return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+            start, end = parsed
+            status = 206
+        headers = {
+            "Content-Length": str(end - start + 1),
+            "ETag": f'"{etag}"',
+            "Accept-Ranges": "bytes",
+            "Last-Modified": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(path.stat().st_mtime)),
+        }
+        if status == 206:
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        return StreamingResponse(
+            _iter_file(path, start, end + 1, cut=cut),
+            status_code=status,
+            headers=headers,
+            media_type="binary/octet-stream",
+        )
+
+
+class _CutConnection(Exception):
+    """Raised inside a response body to drop the connection mid-stream."""
+
+
+async def _iter_file(path: Path, start: int, stop: int, cut: int | None = None) -> AsyncIterator[bytes]:
+    sent = 0
+    with path.open("rb") as handle:
+        handle.seek(start)
+        position = start
+        while position < stop:
+            size = min(CHUNK, stop - position)
+            if cut is not None:
+                if sent >= cut:
+                    raise _CutConnection
+                size = min(size, cut - sent)
+            chunk = handle.read(size)
+            if not chunk:
+                break
+            position += len(chunk)
+            sent += len(chunk)
+            yield chunk
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    if not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header[len("bytes=") :].partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            return (max(0, size - length), size - 1) if length > 0 else None
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start >= size or end < start:
+        return None
+    return start, min(end, size - 1)
+
+
+def _transcript_id_of(path: str) -> str | None:
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[0] == "v2" and parts[1] == "transcript":
+        return parts[2]
+    return None
+
+
+def _error(status: int, text: str, retry_after: int | None = None) -> Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None and status == 429 else None
+    return JSONResponse({"error": text}, status_code=status, headers=headers)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _make_server(emulator: Emulator, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(emulator.app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    return uvicorn.Server(config)
+
+
+@contextlib.contextmanager
+def run_emulator(
+    *, api_key: str = "emulator-key", processing_seconds: float = 1.0, storage_dir: Path | None = None
+) -> Iterator[Emulator]:
+    """Run an emulator in a daemon thread on a free loopback port; yield it once it serves."""
+    emulator = Emulator(api_key=api_key, processing_seconds=processing_seconds, storage_dir=storage_dir)
+    port = _free_port()
+    emulator.base_url = f"http://127.0.0.1:{port}"
+    server = _make_server(emulator, port)
+    thread = threading.Thread(target=server.run, daemon=True, name="assemblyai-emulator")
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the AssemblyAI emulator did not start")
+        time.sleep(0.02)
+    try:
+        yield emulator
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        emulator.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the emulator until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--api-key", default="emulator-key")
+    parser.add_argument("--processing-seconds", type=float, default=1.0)
+    parser.add_argument("--storage-dir", type=Path)
+    args = parser.parse_args(argv)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("--host must be a loopback address (127.0.0.1, localhost or ::1)")
+    port = args.port or _free_port()
+    emulator = Emulator(
+        api_key=args.api_key, processing_seconds=args.processing_seconds, storage_dir=args.storage_dir
+    )
+    emulator.base_url = f"http://127.0.0.1:{port}"
+    server = _make_server(emulator, port)
+    server.config.host = args.host
+
+    def announce() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.02)
+        if server.started:
+            print(f"AssemblyAI emulator listening on {emulator.base_url}", flush=True)
+
+    threading.Thread(target=announce, daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
+    try:
+        server.run()
+    finally:
+        emulator.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
