@@ -156,7 +156,7 @@ class Emulator:
             forced_status=None if status in ("completed", "error") else status,
         )
         if status in ("completed", "error"):
-            record.faults.processing_seconds = 0.0
+            record.completed_at = now
         with self._lock:
             self._transcripts[record.id] = record
         return record.id
@@ -232,6 +232,8 @@ class Emulator:
     def _status(self, record: _Transcript) -> str:
         if record.forced_status:
             return record.forced_status
+        if record.completed_at is not None:
+            return "error" if record.faults.error else "completed"
         seconds = record.faults.processing_seconds
         seconds = self.processing_seconds if seconds is None else seconds
         elapsed = time.time() - record.created
