@@ -1,0 +1,381 @@
+"""A readable file object over an HTTP download that resumes where it broke off.
+
+boto3's managed upload reads a non-seekable file object part by part, so this is the one piece
+between an HTTP response and an S3 multipart upload: bytes are pulled from the network only as the
+upload asks for them, and never land on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import random
+import re
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+
+from airflow_assemblyai.exceptions import (
+    AssemblyAIRequestError,
+    AssemblyAITransientError,
+    RedactedAudioIntegrityError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+log = logging.getLogger(__name__)
+
+#: File-host answers worth another attempt after a backoff.
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Bytes pulled from the socket per step; the upload's part size bounds what is kept.
+DEFAULT_CHUNK_SIZE = 1024 * 1024
+
+_MD5_ETAG = re.compile(r"[0-9a-f]{32}")
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+#: Server-side encryption modes under which an S3 ETag is not the MD5 of the bytes.
+_ETAG_NOT_MD5_SSE = ("aws:kms", "aws:kms:dsse")
+
+
+class _Interrupted(Exception):
+    """A passing fault on the file host: reconnect (and maybe refresh the URL) and resume."""
+
+    def __init__(self, reason: str, *, refresh_url: bool = False, backoff: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.refresh_url = refresh_url
+        self.backoff = backoff
+
+
+class ResumableDownload(io.RawIOBase):
+    """Read an HTTP download as a file, resuming with ``Range`` after a cut or an expired URL.
+
+    ``read(n)`` returns exactly ``n`` bytes until the end of the file (a consumer such as
+    s3transfer takes a short read for the end). Bytes are counted on the raw stream (no content
+    decoding), so a resume asks for exactly the next byte. The read that reaches the end checks the
+    byte count against the length the server announced and, when the ``ETag`` is a plain MD5, the
+    MD5 computed while streaming; a mismatch raises :class:`RedactedAudioIntegrityError`, so an
+    upload reading this object is aborted instead of completed.
+
+    A fresh URL is asked of ``fresh_url`` for the first request and after every 403 (an expired
+    pre-signed URL). Connection attempts are bounded by ``max_attempts`` for the whole download,
+    the first included. No message ever carries the URL.
+
+    :param fresh_url: returns a newly minted (and already masked) URL of the file.
+    :param client: a plain ``httpx.Client``; it must not carry API credentials.
+    :param max_attempts: connection attempts for the whole download, the first included.
+    :param retry_wait_initial: backoff scale in seconds between attempts (doubles, full jitter).
+    :param retry_wait_max: longest backoff in seconds.
+    :param chunk_size: bytes read from the socket per step.
+    :param verify_md5: compare an MD5 of the bytes with a plain-MD5 ``ETag``.
+    :param description: what is downloaded, for messages ("the redacted audio of transcript X").
+    """
+
+    def __init__(
+        self,
+        fresh_url: Callable[[], str],
+        *,
+        client: httpx.Client,
+        max_attempts: int = 5,
+        retry_wait_initial: float = 0.5,
+        retry_wait_max: float = 10.0,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        verify_md5: bool = True,
+        description: str = "the file",
+    ) -> None:
+        super().__init__()
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be 1 or more.")
+        self._fresh_url = fresh_url
+        self._client = client
+        self.max_attempts = max_attempts
+        self.retry_wait_initial = retry_wait_initial
+        self.retry_wait_max = retry_wait_max
+        self.chunk_size = chunk_size
+        self.verify_md5 = verify_md5
+        self.description = description
+        #: Length the server announced (``Content-Length`` of the first answer), if any.
+        self.length: int | None = None
+        #: ``ETag`` of the first answer without quotes, if any.
+        self.etag: str | None = None
+        #: Whether the ``ETag`` is a plain MD5 of the bytes (and will be checked).
+        self.etag_is_md5 = False
+        #: Connection attempts made so far.
+        self.attempts = 0
+        #: Times the download resumed after a fault.
+        self.resumes = 0
+        self._received = 0
+        self._url: str | None = None
+        self._response: httpx.Response | None = None
+        self._chunks: Iterator[bytes] | None = None
+        self._skip = 0
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._done = False
+        self._announced = False
+        self._last_fault = ""
+
+    # -- file object protocol -----------------------------------------------------------------
+
+    def readable(self) -> bool:
+        """Return True: this is a readable stream."""
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Return exactly ``size`` bytes, fewer only at the end of the file; all that is left when < 0."""
+        if size is None or size < 0:
+            return self.readall()
+        while self._pending_size < size and not self._done:
+            self._pull()
+        return self._take(size)
+
+    def readall(self) -> bytes:
+        """Return every byte left in the file."""
+        while not self._done:
+            self._pull()
+        return self._take(self._pending_size)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        """Fill ``buffer`` as :meth:`read` would; return the number of bytes."""
+        data = self.read(len(buffer))
+        memoryview(buffer)[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        """Release the HTTP response (the client belongs to the caller)."""
+        self._drop_response()
+        self._pending.clear()
+        self._pending_size = 0
+        super().close()
+
+    # -- extras for the caller ------------------------------------------------------------------
+
+    def open(self) -> ResumableDownload:
+        """Make the first request now, so ``length`` and ``etag`` are known; return self."""
+        if self._response is None and not self._done:
+            self._connect()
+        return self
+
+    def peek(self, size: int) -> bytes:
+        """Return up to ``size`` bytes from the current position without consuming them."""
+        while self._pending_size < size and not self._done:
+            self._pull()
+        return b"".join(self._pending)[:size]
+
+    @property
+    def bytes_received(self) -> int:
+        """Return the number of body bytes received from the network so far."""
+        return self._received
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _take(self, size: int) -> bytes:
+        if size >= self._pending_size:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._pending_size = 0
+            return data
+        data = b"".join(self._pending)
+        out, rest = data[:size], data[size:]
+        self._pending = [rest] if rest else []
+        self._pending_size = len(rest)
+        return out
+
+    def _pull(self) -> None:
+        """Append the next chunk from the network to the pending bytes, resuming after faults."""
+        while True:
+            try:
+                if self._chunks is None:
+                    self._connect()
+                assert self._chunks is not None
+                chunk = self._next_raw_chunk(self._chunks)
+            except _Interrupted as fault:
+                self._drop_response()
+                self._note_fault(fault)
+                continue
+            if chunk is None:
+                self._drop_response()
+                self._finish()
+                return
+            if chunk:
+                self._pending.append(chunk)
+                self._pending_size += len(chunk)
+                return
+
+    def _next_raw_chunk(self, chunks: Iterator[bytes]) -> bytes | None:
+        """Return the next body bytes (b"" when a skipped prefix ate them), or None at the end."""
+        try:
+            chunk = next(chunks, None)
+        except httpx.TransportError as exc:
+            raise _Interrupted(f"{type(exc).__name__} after {self._received} bytes") from None
+        if chunk is None:
+            if self.length is not None and self._received < self.length:
+                raise _Interrupted(f"body ended after {self._received} of {self.length} bytes")
+            return None
+        if self._skip:
+            dropped = min(self._skip, len(chunk))
+            self._skip -= dropped
+            chunk = chunk[dropped:]
+        self._received += len(chunk)
+        if self.length is not None and self._received > self.length:
+            raise RedactedAudioIntegrityError(
+                f"The file host sent more bytes of {self.description} than it announced "
+                f"({self._received} > {self.length}); the upload is aborted."
+            )
+        if self.verify_md5 and self.etag_is_md5:
+            self._md5.update(chunk)
+        return chunk
+
+    def _connect(self) -> None:
+        """Open a response at the next byte to receive, retrying within the attempt budget."""
+        while True:
+            if self.attempts >= self.max_attempts:
+                raise AssemblyAITransientError(
+                    f"The download of {self.description} did not complete within {self.max_attempts} "
+                    f"attempts ({self._received} of {self.length if self.length is not None else '?'} "
+                    f"bytes received; last fault: {self._last_fault}). Retry the task later."
+                )
+            self.attempts += 1
+            if self._url is None:
+                self._url = self._fresh_url()
+            headers = {"Accept-Encoding": "identity"}
+            if self._received:
+                headers["Range"] = f"bytes={self._received}-"
+            try:
+                request = self._client.build_request("GET", self._url, headers=headers)
+                response = self._client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                self._note_fault(_Interrupted(f"{type(exc).__name__} while connecting"))
+                continue
+            try:
+                self._accept(response)
+            except _Interrupted as fault:
+                response.close()
+                self._note_fault(fault)
+                continue
+            except BaseException:
+                response.close()
+                raise
+            self._response = response
+            self._chunks = response.iter_raw(self.chunk_size)
+            return
+
+    def _accept(self, response: httpx.Response) -> None:
+        """Check an answer: record length and ETag on the first, check a resume against them."""
+        code = response.status_code
+        if code == 403:
+            raise _Interrupted("HTTP 403 (URL expired or refused)", refresh_url=True, backoff=False)
+        if code in RETRYABLE_STATUSES:
+            raise _Interrupted(f"HTTP {code}")
+        if code == 416:
+            raise RedactedAudioIntegrityError(
+                f"The file host has no bytes of {self.description} from offset {self._received} (HTTP 416); "
+                "the file is shorter than announced."
+            )
+        if code not in (200, 206):
+            raise AssemblyAIRequestError(
+                f"The file host refused the download of {self.description} (HTTP {code}).", http_status=code
+            )
+        etag = _plain_etag(response.headers.get("ETag"))
+        if not self._announced:
+            self._first_answer(response, etag)
+        elif etag and self.etag and etag != self.etag:
+            raise RedactedAudioIntegrityError(
+                f"{self.description} changed on the file host during the download (ETag {self.etag} became "
+                f"{etag}); the upload is aborted."
+            )
+        if code == 200:
+            length = response.headers.get("Content-Length")
+            if self.length is not None and length and length.isdigit() and int(length) != self.length:
+                raise RedactedAudioIntegrityError(
+                    f"The length of {self.description} changed during the download ({self.length} became "
+                    f"{length}); the upload is aborted."
+                )
+            # A full answer even though a range was asked for: drop what was received already.
+            self._skip = self._received
+            self._received = 0
+            return
+        match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+        if match is None or int(match.group(1)) != self._received:
+            raise RedactedAudioIntegrityError(
+                f"The file host answered a resume of {self.description} at byte {self._received} with the "
+                "wrong range; the upload is aborted."
+            )
+        total = match.group(3)
+        if self.length is not None and total != "*" and int(total) != self.length:
+            raise RedactedAudioIntegrityError(
+                f"The length of {self.description} changed during the download ({self.length} became "
+                f"{total}); the upload is aborted."
+            )
+
+    def _first_answer(self, response: httpx.Response, etag: str | None) -> None:
+        self._announced = True
+        length = response.headers.get("Content-Length")
+        self.length = int(length) if length and length.isdigit() else None
+        self.etag = etag
+        encrypted = response.headers.get("x-amz-server-side-encryption", "").lower() in _ETAG_NOT_MD5_SSE
+        customer_key = "x-amz-server-side-encryption-customer-algorithm" in response.headers
+        self.etag_is_md5 = bool(etag and _MD5_ETAG.fullmatch(etag)) and not (encrypted or customer_key)
+        if self.length is None:
+            log.warning(
+                "The file host announced no length for %s; its size cannot be checked.", self.description
+            )
+
+    def _note_fault(self, fault: _Interrupted) -> None:
+        self._last_fault = fault.reason
+        if fault.refresh_url:
+            self._url = None
+        if self.attempts >= self.max_attempts:
+            return
+        self.resumes += 1
+        wait = 0.0
+        if fault.backoff:
+            cap = min(self.retry_wait_max, self.retry_wait_initial * 2 ** (self.attempts - 1))
+            wait = random.uniform(0, cap)
+        log.warning(
+            "Download of %s interrupted (%s); resuming at byte %d%s, attempt %d of %d in %.1f s.",
+            self.description,
+            fault.reason,
+            self._received,
+            " with a fresh URL" if fault.refresh_url else "",
+            self.attempts + 1,
+            self.max_attempts,
+            wait,
+        )
+        if wait:
+            time.sleep(wait)
+
+    def _drop_response(self) -> None:
+        if self._response is not None:
+            self._response.close()
+        self._response = None
+        self._chunks = None
+
+    def _finish(self) -> None:
+        """Check the whole stream against what the server announced; mark the end of the file."""
+        if self.length is not None and self._received != self.length:
+            raise RedactedAudioIntegrityError(
+                f"Received {self._received} bytes of {self.description} but the file host announced "
+                f"{self.length}; the upload is aborted."
+            )
+        if self.verify_md5 and self.etag_is_md5:
+            digest = self._md5.hexdigest()
+            if digest != self.etag:
+                raise RedactedAudioIntegrityError(
+                    f"The MD5 of {self.description} ({digest}) differs from the ETag the file host "
+                    f"announced ({self.etag}); the upload is aborted."
+                )
+        self._done = True
+
+
+def _plain_etag(value: str | None) -> str | None:
+    """Return an ETag without its weak prefix and quotes, lower-cased; None when absent."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"').lower() or None
