@@ -16,7 +16,7 @@ from airflow_assemblyai.exceptions import (
 )
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.redaction import AudioFormat, audio_format_of, judge_transcript
-from airflow_assemblyai.transfers.stream import DEFAULT_CHUNK_SIZE, ResumableDownload
+from airflow_assemblyai.transfers.stream import ResumableDownload
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -212,7 +212,6 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 max_attempts=self.max_download_attempts,
                 retry_wait_initial=self.hook.retry_wait_initial,
                 retry_wait_max=self.hook.retry_wait_max,
-                chunk_size=DEFAULT_CHUNK_SIZE,
                 verify_md5=self.verify_md5,
                 description=description,
             ) as stream,

@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 
 #: File-host answers worth another attempt after a backoff.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-#: Bytes pulled from the socket per step; the upload's part size bounds what is kept.
-DEFAULT_CHUNK_SIZE = 1024 * 1024
 
 _MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
@@ -68,7 +66,8 @@ class ResumableDownload(io.RawIOBase):
     :param max_attempts: connection attempts for the whole download, the first included.
     :param retry_wait_initial: backoff scale in seconds between attempts (doubles, full jitter).
     :param retry_wait_max: longest backoff in seconds.
-    :param chunk_size: bytes read from the socket per step.
+    :param chunk_size: bytes per step from the socket; None passes on what the network delivers,
+        so a cut loses nothing already received.
     :param verify_md5: compare an MD5 of the bytes with a plain-MD5 ``ETag``.
     :param description: what is downloaded, for messages ("the redacted audio of transcript X").
     """
@@ -81,7 +80,7 @@ class ResumableDownload(io.RawIOBase):
         max_attempts: int = 5,
         retry_wait_initial: float = 0.5,
         retry_wait_max: float = 10.0,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_size: int | None = None,
         verify_md5: bool = True,
         description: str = "the file",
     ) -> None:
@@ -173,16 +172,27 @@ class ResumableDownload(io.RawIOBase):
     # -- internals ----------------------------------------------------------------------------
 
     def _take(self, size: int) -> bytes:
+        """Remove and return the first ``size`` pending bytes (all of them if fewer)."""
         if size >= self._pending_size:
             data = b"".join(self._pending)
             self._pending.clear()
             self._pending_size = 0
             return data
-        data = b"".join(self._pending)
-        out, rest = data[:size], data[size:]
-        self._pending = [rest] if rest else []
-        self._pending_size = len(rest)
-        return out
+        parts: list[bytes] = []
+        need, used = size, 0
+        while need:
+            chunk = self._pending[used]
+            if len(chunk) <= need:
+                parts.append(chunk)
+                need -= len(chunk)
+                used += 1
+            else:
+                parts.append(chunk[:need])
+                self._pending[used] = chunk[need:]
+                need = 0
+        del self._pending[:used]
+        self._pending_size -= size
+        return b"".join(parts)
 
     def _pull(self) -> None:
         """Append the next chunk from the network to the pending bytes, resuming after faults."""
