@@ -306,7 +306,6 @@ class ResumableDownload(io.RawIOBase):
                 )
             # A full answer even though a range was asked for: drop what was received already.
             self._skip = self._received
-            self._received = 0
             return
         match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
         if match is None or int(match.group(1)) != self._received:
