@@ -1,0 +1,308 @@
+"""Benchmark moving redacted audio into S3: this provider's streaming transfer against the alternatives.
+
+Runs a moto S3 server and the AssemblyAI emulator as separate processes on 127.0.0.1, seeds one
+redacted file per size, and runs each method in its own fresh Python process, so the peak RSS
+(``ru_maxrss``) printed is that method's alone:
+
+* ``operator``: ``AssemblyAIRedactedAudioToS3Operator.execute`` (stream -> multipart upload);
+* ``http_to_s3``: the amazon provider's ``HttpToS3Operator`` on a fresh pre-signed URL;
+* ``disk_then_load``: download to a temporary file, then ``S3Hook.load_file`` (what the SDK's
+  ``save_redacted_audio`` leads to);
+* ``floor``: boto3 ``upload_file`` of the same bytes from local disk (the file is already there).
+
+Every timed section starts after the imports and includes the method's own client setup (the
+operators build their S3 client inside ``execute``, so the floor builds its boto3 client too).
+
+Usage::
+
+    .venv/bin/python benchmarks/transfer_to_s3.py                  # 64 MiB, 512 MiB, 1 GiB
+    .venv/bin/python benchmarks/transfer_to_s3.py --sizes 16,64    # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+MiB = 1024 * 1024
+API_KEY = "bench-key"
+BUCKET = "benchmark-bucket"
+METHODS = ("floor", "operator", "disk_then_load", "http_to_s3")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- the parent: servers, seeding, the table ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[Any], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start")
+
+
+def child_env(moto: str, emulator: str, home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "testing",
+                    "password": "testing",
+                    "extra": {"endpoint_url": moto, "region_name": "us-east-1"},
+                }
+            ),
+            "AIRFLOW_CONN_ASSEMBLYAI_DEFAULT": json.dumps(
+                {"conn_type": "assemblyai", "password": API_KEY, "host": emulator}
+            ),
+            "AIRFLOW_CONN_BENCH_HTTP": json.dumps({"conn_type": "http", "host": emulator}),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env
+
+
+def run_child(method: str, args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", method, "--child-args", json.dumps(args)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{method} failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="64,512,1024", help="file sizes in MiB, comma separated")
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per method and size; the median is shown")
+    parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--child-args", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        return child_main(options.child, json.loads(options.child_args))
+
+    sizes = [int(s) for s in options.sizes.split(",")]
+    methods = [m for m in options.methods.split(",") if m]
+    workdir = Path(tempfile.mkdtemp(prefix="aai-bench-"))
+    moto_port, emulator_port = free_port(), free_port()
+    moto_url, emulator_url = f"http://127.0.0.1:{moto_port}", f"http://127.0.0.1:{emulator_port}"
+    storage = workdir / "emulator"
+    servers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "airflow_assemblyai.testing.emulator",
+                "--port",
+                str(emulator_port),
+                "--api-key",
+                API_KEY,
+                "--processing-seconds",
+                "0",
+                "--storage-dir",
+                str(storage),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        ),
+    ]
+    rows: list[dict[str, Any]] = []
+    try:
+        wait_for_port(moto_port, servers[0], "moto server")
+        wait_for_port(emulator_port, servers[1], "emulator")
+        import boto3
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        s3.create_bucket(Bucket=BUCKET)
+        env = child_env(moto_url, emulator_url, workdir / "airflow-home")
+        api = httpx.Client(base_url=emulator_url, headers={"Authorization": API_KEY}, timeout=600)
+        print(f"moto {moto_url}, emulator {emulator_url}, CPUs {os.cpu_count()}, repeat {options.repeat}")
+        for size_mib in sizes:
+            params = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_audio_quality": "wav"}
+            seeded = api.post(
+                "/_emulator/transcripts",
+                json={"params": params, "faults": {"redacted_size_bytes": size_mib * MiB}},
+            )
+            transcript_id = seeded.json()["id"]
+            api.get(f"/v2/transcript/{transcript_id}/redacted-audio").raise_for_status()  # render it now
+            local_file = storage / f"{transcript_id}.wav"
+            for method in methods:
+                runs = []
+                for attempt in range(options.repeat):
+                    key = f"{method}/{size_mib}-{attempt}.wav"
+                    child_args = {
+                        "transcript_id": transcript_id,
+                        "key": key,
+                        "bucket": BUCKET,
+                        "local_file": str(local_file),
+                        "workdir": str(workdir),
+                    }
+                    result = run_child(method, child_args, env)
+                    head = s3.head_object(Bucket=BUCKET, Key=key)
+                    if head["ContentLength"] != local_file.stat().st_size:
+                        raise RuntimeError(f"{method} stored {head['ContentLength']} bytes")
+                    s3.delete_object(Bucket=BUCKET, Key=key)
+                    runs.append(result)
+                row = {
+                    "method": method,
+                    "size_mib": size_mib,
+                    "seconds": statistics.median(r["seconds"] for r in runs),
+                    "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in runs),
+                    "baseline_rss_mib": statistics.median(r["baseline_rss_mib"] for r in runs),
+                }
+                rows.append(row)
+                print(
+                    f"  {method:<15} {size_mib:>5} MiB  {row['seconds']:7.2f} s  peak RSS "
+                    f"{row['peak_rss_mib']:7.1f} MiB",
+                    flush=True,
+                )
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
+    print_table(rows, sizes)
+    return 0
+
+
+def print_table(rows: list[dict[str, Any]], sizes: list[int]) -> None:
+    floor = {r["size_mib"]: r["seconds"] for r in rows if r["method"] == "floor"}
+    print()
+    print("| method | size | wall s | MB/s | peak RSS MiB | RSS over start MiB | wall / floor |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        ratio = f"{row['seconds'] / floor[row['size_mib']]:.2f}x" if row["size_mib"] in floor else "n/a"
+        rate = row["size_mib"] * MiB / 1e6 / row["seconds"]
+        print(
+            f"| {row['method']} | {row['size_mib']} MiB | {row['seconds']:.2f} | {rate:.0f} | "
+            f"{row['peak_rss_mib']:.0f} | {row['peak_rss_mib'] - row['baseline_rss_mib']:.0f} | {ratio} |"
+        )
+    ours = {r["size_mib"]: r["peak_rss_mib"] for r in rows if r["method"] == "operator"}
+    if len(ours) >= 2:
+        small, large = min(ours), max(ours)
+        print(
+            f"\noperator peak RSS growth {small} MiB -> {large} MiB: {ours[large] - ours[small]:+.1f} MiB "
+            "(target: under 64 MiB)"
+        )
+
+
+# -- the children: one method each, measured in isolation --------------------------------------------------
+
+
+def current_rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        resident_pages = int(statm.read().split()[1])
+    return resident_pages * os.sysconf("SC_PAGE_SIZE") / MiB
+
+
+def child_main(method: str, args: dict[str, Any]) -> int:
+    # Import everything first so the timing and the RSS baseline cover the transfer alone.
+    import boto3
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.providers.amazon.aws.transfers.http_to_s3 import HttpToS3Operator
+
+    from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+    from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+
+    bucket, key, transcript_id = args["bucket"], args["key"], args["transcript_id"]
+    conn = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])
+    run: Any
+    if method == "operator":
+        operator = AssemblyAIRedactedAudioToS3Operator(
+            task_id="bench", transcript_id=transcript_id, s3_bucket=bucket, s3_key=key
+        )
+
+        def run() -> None:
+            operator.execute({})  # type: ignore[arg-type]
+
+    elif method == "http_to_s3":
+        url = httpx.URL(AssemblyAIHook().get_redacted_audio(transcript_id).url or "")
+        http_to_s3 = HttpToS3Operator(
+            task_id="bench",
+            http_conn_id="bench_http",
+            endpoint=f"{url.path}?{url.query.decode()}",
+            method="GET",
+            s3_bucket=bucket,
+            s3_key=key,
+            replace=True,
+        )
+
+        def run() -> None:
+            http_to_s3.execute({})  # type: ignore[arg-type]
+
+    elif method == "disk_then_load":
+        hook = AssemblyAIHook()
+
+        def run() -> None:
+            url = hook.get_redacted_audio(transcript_id).url or ""
+            with tempfile.NamedTemporaryFile(dir=args["workdir"], suffix=".wav") as handle:
+                with httpx.stream("GET", url, timeout=600) as response:
+                    response.raise_for_status()
+                    for chunk in response.iter_raw():
+                        handle.write(chunk)
+                handle.flush()
+                S3Hook(aws_conn_id="aws_default").load_file(handle.name, key, bucket, replace=True)
+
+    else:
+
+        def run() -> None:
+            client = boto3.client("s3", endpoint_url=conn["extra"]["endpoint_url"], region_name="us-east-1")
+            client.upload_file(args["local_file"], bucket, key)
+
+    baseline = current_rss_mib()
+    started = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak, "baseline_rss_mib": baseline}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
