@@ -10,8 +10,9 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,3 +104,9 @@ def run_dag(dag: object, **test_kwargs: object) -> object:
     bag.bag_dag(dag)  # type: ignore[arg-type]
     sync_bag_to_db(bag, "dags-folder", None)
     return dag.test(**test_kwargs)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def dag_runner(airflow_db: Path) -> Callable[..., Any]:
+    """Return :func:`run_dag` (as a fixture, since ``tests/conftest.py`` shadows this module's name)."""
+    return run_dag

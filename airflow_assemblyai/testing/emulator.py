@@ -65,6 +65,8 @@ class Faults:
     processing_seconds: float | None = None
     error: str | None = None
     render_seconds: float = 0.0
+    #: The next N redacted-audio requests after completion answer 202 (a timing-free ``render_seconds``).
+    render_polls: int = 0
     api_errors: list[int] = field(default_factory=list)
     retry_after: int | None = None
     cut_download_after: int | None = None
@@ -475,6 +477,9 @@ class Emulator:
                     return _error(400, EXPIRED_TEXT)
                 completed_at = record.completed_at or record.created
                 if time.time() - completed_at < record.faults.render_seconds:
+                    return Response(status_code=202)
+                if record.faults.render_polls > 0:
+                    record.faults.render_polls -= 1
                     return Response(status_code=202)
                 url = emulator._mint_url(record)
             return JSONResponse({"status": "redacted_audio_ready", "redacted_audio_url": url})

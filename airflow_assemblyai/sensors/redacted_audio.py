@@ -1,0 +1,145 @@
+"""Wait until AssemblyAI has rendered a transcript's PII-redacted audio."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+
+from airflow_assemblyai import exceptions
+from airflow_assemblyai.exceptions import (
+    AssemblyAIError,
+    AssemblyAIFinalError,
+    AssemblyAITransientError,
+    AssemblyAIUnexpectedResponseError,
+)
+from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+from airflow_assemblyai.triggers.redacted_audio import DEFAULT_POLL_INTERVAL, AssemblyAIRedactedAudioTrigger
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context
+
+
+class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
+    """Wait until a transcript's redacted audio is ``redacted_audio_ready``.
+
+    Works in ``poke``, ``reschedule`` and deferrable mode; deferred, it pokes once first so a ready
+    transcript costs no deferral. Returns ``{"transcript_id": ..., "audio_format": "mp3"|"wav"}``
+    (never the pre-signed URL, which the transfer fetches fresh).
+
+    A final answer (wrong key, unknown or failed transcript, redaction never requested, file
+    expired) fails the task at once without retries, even with ``soft_fail``: ``soft_fail`` turns
+    only a timeout into a skip. Passing faults (429, 5xx, timeouts) are retried inside the hook;
+    if they persist, the poke counts as "not yet" and only ``timeout`` ends the wait.
+
+    :param transcript_id: AssemblyAI transcript id (templated).
+    :param assemblyai_conn_id: Airflow connection of type ``assemblyai``.
+    :param deferrable: hand the wait to the triggerer (default ``[operators] default_deferrable``).
+    :param poke_interval: seconds between polls (default 30; AssemblyAI allows 20,000 requests per 5 min).
+    """
+
+    template_fields: Sequence[str] = ("transcript_id",)
+    ui_color = "#dbe8ff"
+
+    def __init__(
+        self,
+        *,
+        transcript_id: str,
+        assemblyai_conn_id: str = AssemblyAIHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = DEFAULT_POLL_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        self.transcript_id = transcript_id
+        self.assemblyai_conn_id = assemblyai_conn_id
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> AssemblyAIHook:
+        """Return the hook of ``assemblyai_conn_id``."""
+        return AssemblyAIHook(self.assemblyai_conn_id)
+
+    def _check_transcript_id(self) -> None:
+        if not self.transcript_id or not str(self.transcript_id).strip():
+            raise exceptions.AssemblyAIInvalidInputError(
+                "transcript_id is empty: pass the id returned by the transcribe task, e.g. "
+                "\"{{ ti.xcom_pull(task_ids='transcribe') }}\"."
+            )
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        """Poll once; done when the redacted audio is ready."""
+        self._check_transcript_id()
+        try:
+            verdict = self.hook.poll_redacted_audio(self.transcript_id)
+        except AssemblyAITransientError as exc:
+            self.log.warning("Transcript %s: passing fault, still waiting: %s", self.transcript_id, exc)
+            return False
+        if not verdict.ready:
+            self.log.info("Transcript %s: waiting (%s)", self.transcript_id, verdict.reason)
+            return False
+        self.log.info("Transcript %s: redacted audio is ready (%s)", self.transcript_id, verdict.audio_format)
+        return PokeReturnValue(
+            is_done=True,
+            xcom_value={"transcript_id": self.transcript_id, "audio_format": verdict.audio_format},
+        )
+
+    def execute(self, context: Context) -> Any:
+        """Wait by poking or rescheduling, or poke once and defer to the trigger."""
+        try:
+            if not self.deferrable:
+                return super().execute(context)
+            first = self.poke(context)
+            if isinstance(first, PokeReturnValue):
+                return first.xcom_value
+        except AirflowSkipException as skip:
+            _reraise_final(skip)
+        self.defer(
+            trigger=AssemblyAIRedactedAudioTrigger(
+                transcript_id=self.transcript_id,
+                assemblyai_conn_id=self.assemblyai_conn_id,
+                poll_interval=self.poke_interval,
+                end_time=time.time() + self.timeout,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Resume after the trigger, keeping final errors as failures even with ``soft_fail``."""
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except AirflowSkipException as skip:
+            _reraise_final(skip)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, str]:
+        """Turn the trigger's event into the XCom value, a timeout or the final error."""
+        if not isinstance(event, dict) or event.get("transcript_id") != self.transcript_id:
+            raise AssemblyAIUnexpectedResponseError(
+                f"The trigger sent an event for another transcript or none at all: {event!r}"
+            )
+        status = event.get("status")
+        if status == "success" and event.get("audio_format") in ("mp3", "wav"):
+            return {"transcript_id": self.transcript_id, "audio_format": str(event["audio_format"])}
+        if status == "timeout":
+            raise AirflowSensorTimeout(str(event.get("message") or "Timed out."))
+        if status == "error":
+            error_class = getattr(exceptions, str(event.get("error_type")), None)
+            if not (isinstance(error_class, type) and issubclass(error_class, AssemblyAIError)):
+                error_class = AssemblyAIFinalError
+            raise error_class(str(event.get("message")))
+        raise AssemblyAIUnexpectedResponseError(f"The trigger sent an unknown event: {event!r}")
+
+
+def _reraise_final(skip: AirflowSkipException) -> NoReturn:
+    """Re-raise a final AssemblyAI error that ``soft_fail`` turned into a skip; else the skip."""
+    cause = skip.__cause__
+    if isinstance(cause, AssemblyAIFinalError):
+        raise cause from None
+    raise skip

@@ -1,0 +1,106 @@
+"""The trigger against the emulator, on a real event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from airflow_assemblyai.testing.emulator import Emulator, Faults
+from airflow_assemblyai.triggers.redacted_audio import AssemblyAIRedactedAudioTrigger
+
+REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
+
+
+@pytest.fixture(autouse=True)
+def connection(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {
+        "conn_type": "assemblyai",
+        "password": emulator.api_key,
+        "host": emulator.base_url,
+        "extra": {"max_attempts": 2, "retry_wait_initial": 0.01, "retry_wait_max": 0.02},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(conn))
+
+
+async def events_of(trigger: AssemblyAIRedactedAudioTrigger) -> list[dict[str, object]]:
+    """Run the trigger to its end and return every event it yielded."""
+    return [event.payload async for event in trigger.run()]
+
+
+def trigger_for(transcript_id: str, seconds: float = 20.0) -> AssemblyAIRedactedAudioTrigger:
+    return AssemblyAIRedactedAudioTrigger(
+        transcript_id=transcript_id, poll_interval=0.05, end_time=time.time() + seconds
+    )
+
+
+async def test_waits_through_processing_and_rendering_then_one_success(emulator: Emulator) -> None:
+    emulator.next_faults = Faults(processing_seconds=0.3, render_seconds=0.3)
+    from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+
+    hook = AssemblyAIHook()
+    tid = (
+        await hook.asubmit_transcript("https://x.invalid/a.wav", **REDACT, redact_pii_audio_quality="wav")
+    )["id"]
+    await hook.aclose()
+    events = await events_of(trigger_for(tid))
+    assert events == [{"status": "success", "transcript_id": tid, "audio_format": "wav"}]
+    assert emulator.count("GET", f"/v2/transcript/{tid}/redacted-audio") >= 2  # saw 202 before ready
+
+
+@pytest.mark.parametrize(
+    ("seed", "error_type"),
+    [
+        ({"status": "error", "faults": Faults(error="Audio is silent")}, "TranscriptFailedError"),
+        ({"params": {"redact_pii": False}}, "RedactionNotRequestedError"),
+    ],
+)
+async def test_final_answers_end_with_one_error_event(
+    emulator: Emulator, seed: dict[str, object], error_type: str
+) -> None:
+    tid = emulator.add_transcript(**{"params": REDACT, **seed})  # type: ignore[arg-type]
+    events = await events_of(trigger_for(tid))
+    assert len(events) == 1
+    assert events[0]["status"] == "error"
+    assert events[0]["error_type"] == error_type
+
+
+async def test_unknown_transcript_is_an_error_event(emulator: Emulator) -> None:
+    events = await events_of(trigger_for("never-known"))
+    assert [(e["status"], e["error_type"]) for e in events] == [("error", "TranscriptNotFoundError")]
+
+
+async def test_expired_audio_is_an_error_event(emulator: Emulator) -> None:
+    tid = emulator.add_transcript(params=REDACT)
+    emulator.expire(tid)
+    events = await events_of(trigger_for(tid))
+    assert [(e["status"], e["error_type"]) for e in events] == [("error", "RedactedAudioExpiredError")]
+
+
+async def test_passing_faults_do_not_end_the_wait(emulator: Emulator) -> None:
+    # 2 attempts per poll: six 503s spend the hook's budget three polls in a row, then it succeeds.
+    tid = emulator.add_transcript(params=REDACT, faults=Faults(api_errors=[503] * 6))
+    events = await events_of(trigger_for(tid))
+    assert [e["status"] for e in events] == ["success"]
+
+
+async def test_timeout_is_one_event(emulator: Emulator) -> None:
+    tid = emulator.add_transcript(status="processing", params=REDACT)
+    events = await events_of(trigger_for(tid, seconds=0.3))
+    assert [e["status"] for e in events] == ["timeout"]
+
+
+async def test_cancelled_trigger_closes_its_client(emulator: Emulator) -> None:
+    tid = emulator.add_transcript(status="processing", params=REDACT)
+    task = asyncio.ensure_future(events_of(trigger_for(tid)))
+    deadline = time.monotonic() + 10
+    while emulator.count("GET", f"/v2/transcript/{tid}") < 2 and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    polls = emulator.count("GET", f"/v2/transcript/{tid}")
+    await asyncio.sleep(0.3)
+    assert emulator.count("GET", f"/v2/transcript/{tid}") == polls  # nothing polls after cancellation

@@ -1,0 +1,135 @@
+"""The sensor in a real Airflow DAG run (``dag.test()``, SQLite) against the emulator, in every mode."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pendulum
+import pytest
+from airflow.sdk import DAG
+
+from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
+from airflow_assemblyai.testing.emulator import Emulator, Faults
+
+REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
+MODES = [
+    pytest.param({"mode": "poke"}, id="poke"),
+    pytest.param({"mode": "reschedule"}, id="reschedule"),
+    pytest.param({"deferrable": True}, id="deferrable"),
+]
+
+
+@pytest.fixture(autouse=True)
+def connection(emulator: Emulator, monkeypatch: pytest.MonkeyPatch, dag_runner: Callable[..., Any]) -> None:
+    global run_dag
+    run_dag = dag_runner
+    conn = {
+        "conn_type": "assemblyai",
+        "password": emulator.api_key,
+        "host": emulator.base_url,
+        "extra": {"max_attempts": 2, "retry_wait_initial": 0.01, "retry_wait_max": 0.02},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(conn))
+
+
+SensorRun = Callable[..., tuple[str, Any]]
+
+
+@pytest.fixture
+def run_sensor(dag_runner: Callable[..., Any]) -> SensorRun:
+    """Return a function that runs a one-task DAG with the sensor: ``(final state, XCom)``."""
+
+    def run(transcript_id: str, **sensor_kwargs: Any) -> tuple[str, Any]:
+        return _run_sensor(dag_runner, transcript_id, **sensor_kwargs)
+
+    return run
+
+
+def _run_sensor(run_dag: Callable[..., Any], transcript_id: str, **sensor_kwargs: Any) -> tuple[str, Any]:
+    with DAG(
+        f"sensor_{uuid.uuid4().hex[:8]}", schedule=None, start_date=pendulum.datetime(2025, 1, 1)
+    ) as dag:
+        AssemblyAIRedactedAudioSensor(
+            task_id="wait",
+            transcript_id=transcript_id,
+            poke_interval=0.1,
+            **{"timeout": 30, "deferrable": False, "retries": 2, **sensor_kwargs},
+        )
+    dag_run = run_dag(dag)
+    ti = dag_run.get_task_instance("wait")
+    return str(ti.state), ti.xcom_pull(task_ids="wait")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_waits_then_returns_id_and_format(
+    run_sensor: SensorRun, emulator: Emulator, mode: dict[str, Any]
+) -> None:
+    tid = emulator.add_transcript(
+        params={**REDACT, "redact_pii_audio_quality": "wav"}, faults=Faults(render_polls=2)
+    )
+    state, xcom = run_sensor(tid, **mode)
+    assert state == "success"
+    assert xcom == {"transcript_id": tid, "audio_format": "wav"}
+    assert emulator.count("GET", f"/v2/transcript/{tid}/redacted-audio") >= 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "seed",
+    [
+        pytest.param({"status": "error", "faults": Faults(error="Audio is silent")}, id="failed"),
+        pytest.param({"params": {"redact_pii": False}}, id="not-requested"),
+        pytest.param({"expire": True}, id="expired"),
+    ],
+)
+def test_final_errors_fail_at_once_without_retries(
+    run_sensor: SensorRun, emulator: Emulator, mode: dict[str, Any], seed: dict[str, Any]
+) -> None:
+    seed = dict(seed)
+    expire = seed.pop("expire", False)
+    tid = emulator.add_transcript(**{"params": REDACT, **seed})
+    if expire:
+        emulator.expire(tid)
+    state, _ = run_sensor(tid, soft_fail=True, **mode)  # soft_fail must not hide a final error
+    assert state == "failed"
+    transcript_reads = [r for r in emulator.requests if r.path == f"/v2/transcript/{tid}"]
+    assert len(transcript_reads) == 1  # no task retry, no second poll
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_unknown_transcript_and_wrong_key_fail(
+    run_sensor: SensorRun, emulator: Emulator, mode: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_sensor("never-known", **mode)[0] == "failed"
+    tid = emulator.add_transcript(params=REDACT)
+    wrong = {"conn_type": "assemblyai", "password": "wrong-key", "host": emulator.base_url}
+    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(wrong))
+    assert run_sensor(tid, **mode)[0] == "failed"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_timeout_fails_and_soft_fail_skips(
+    run_sensor: SensorRun, emulator: Emulator, mode: dict[str, Any]
+) -> None:
+    tid = emulator.add_transcript(status="processing", params=REDACT)
+    assert run_sensor(tid, timeout=1, retries=0, **mode)[0] == "failed"
+    assert run_sensor(tid, timeout=1, soft_fail=True, **mode)[0] == "skipped"
+
+
+def test_passing_faults_never_fail_a_poke(run_sensor: SensorRun, emulator: Emulator) -> None:
+    tid = emulator.add_transcript(params=REDACT, faults=Faults(api_errors=[503] * 4))
+    state, xcom = run_sensor(tid, retries=0)
+    assert state == "success"
+    assert xcom["transcript_id"] == tid
+
+
+def test_deferrable_sensor_skips_deferral_when_already_ready(
+    run_sensor: SensorRun, emulator: Emulator
+) -> None:
+    tid = emulator.add_transcript(params=REDACT)
+    state, xcom = run_sensor(tid, deferrable=True)
+    assert (state, xcom) == ("success", {"transcript_id": tid, "audio_format": "mp3"})
+    assert emulator.count("GET", f"/v2/transcript/{tid}/redacted-audio") == 1
