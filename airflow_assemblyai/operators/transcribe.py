@@ -1,0 +1,282 @@
+"""Submit audio to AssemblyAI for transcription with PII audio redaction."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
+from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context, ObjectStoragePath
+
+#: PII policy names AssemblyAI accepts in ``redact_pii_policies``.
+PII_POLICIES = frozenset(
+    [
+        "account_number",
+        "banking_information",
+        "blood_type",
+        "corporate_action",
+        "credit_card_cvv",
+        "credit_card_expiration",
+        "credit_card_number",
+        "date",
+        "date_interval",
+        "date_of_birth",
+        "day",
+        "drivers_license",
+        "drug",
+        "duration",
+        "effect",
+        "email_address",
+        "event",
+        "filename",
+        "financial_metric",
+        "gender",
+        "gender_sexuality",
+        "healthcare_number",
+        "injury",
+        "ip_address",
+        "language",
+        "location",
+        "location_address",
+        "location_address_street",
+        "location_city",
+        "location_coordinate",
+        "location_country",
+        "location_state",
+        "location_zip",
+        "marital_status",
+        "medical_code",
+        "medical_condition",
+        "medical_process",
+        "money_amount",
+        "month",
+        "nationality",
+        "number_sequence",
+        "occupation",
+        "organization",
+        "organization_id",
+        "organization_medical_facility",
+        "passport_number",
+        "password",
+        "person_age",
+        "person_name",
+        "phone_number",
+        "physical_attribute",
+        "political_affiliation",
+        "product",
+        "project",
+        "religion",
+        "sexuality",
+        "statistics",
+        "time",
+        "trend",
+        "url",
+        "us_social_security_number",
+        "username",
+        "vehicle_id",
+        "year",
+        "zodiac_sign",
+    ]
+)
+SUBSTITUTIONS = frozenset({"hash", "entity_name"})
+AUDIO_QUALITIES = frozenset({"mp3", "wav"})
+AUDIO_OPTIONS = frozenset({"return_redacted_no_speech_audio", "override_audio_redaction_method"})
+#: Fields set through typed parameters; ``transcript_params`` may not set them a second time.
+TYPED_FIELDS = frozenset(
+    {
+        "audio_url",
+        "redact_pii",
+        "redact_pii_audio",
+        "redact_pii_policies",
+        "redact_pii_sub",
+        "redact_pii_audio_quality",
+        "redact_pii_audio_options",
+        "webhook_url",
+    }
+)
+
+
+class AssemblyAITranscribeOperator(BaseOperator):
+    """Submit audio for transcription with PII redaction; return the transcript id.
+
+    The audio is an ``audio_url`` AssemblyAI can fetch, or an ``audio_path`` (local path or
+    ``ObjectStoragePath``) that is streamed to AssemblyAI's upload endpoint first. Every redaction
+    field is checked before any request, with an error naming the field. The task only submits: wait
+    with :class:`~airflow_assemblyai.sensors.redacted_audio.AssemblyAIRedactedAudioSensor`.
+
+    A retry of this task submits a new transcript (AssemblyAI has no idempotency key); the hook
+    itself never repeats a submission that reached the server.
+
+    :param audio_url: URL of the audio (templated). Exactly one of ``audio_url`` and ``audio_path``.
+    :param audio_path: local path or ``ObjectStoragePath`` to upload first (templated).
+    :param redact_pii: redact PII in the transcript text (required by ``redact_pii_audio``).
+    :param redact_pii_audio: produce the redacted audio file.
+    :param redact_pii_policies: PII types to redact, e.g. ``["person_name", "phone_number"]`` (templated).
+    :param redact_pii_sub: ``hash`` or ``entity_name`` for the text substitution (templated).
+    :param redact_pii_audio_quality: ``mp3`` (default) or ``wav``.
+    :param redact_pii_audio_options: ``return_redacted_no_speech_audio`` and/or
+        ``override_audio_redaction_method: "silence"``.
+    :param webhook_url: URL AssemblyAI calls when the transcript is done (templated).
+    :param transcript_params: other documented request fields, passed through (templated).
+    :param assemblyai_conn_id: Airflow connection of type ``assemblyai``.
+    """
+
+    template_fields: Sequence[str] = (
+        "audio_url",
+        "audio_path",
+        "redact_pii_policies",
+        "redact_pii_sub",
+        "webhook_url",
+        "transcript_params",
+    )
+    ui_color = "#e6f0ff"
+
+    def __init__(
+        self,
+        *,
+        audio_url: str | None = None,
+        audio_path: str | ObjectStoragePath | None = None,
+        redact_pii: bool = True,
+        redact_pii_audio: bool = True,
+        redact_pii_policies: Sequence[str] | str | None = None,
+        redact_pii_sub: str | None = None,
+        redact_pii_audio_quality: str = "mp3",
+        redact_pii_audio_options: dict[str, Any] | None = None,
+        webhook_url: str | None = None,
+        transcript_params: dict[str, Any] | None = None,
+        assemblyai_conn_id: str = AssemblyAIHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.audio_url = audio_url
+        self.audio_path = audio_path
+        self.redact_pii = redact_pii
+        self.redact_pii_audio = redact_pii_audio
+        self.redact_pii_policies = redact_pii_policies
+        self.redact_pii_sub = redact_pii_sub
+        self.redact_pii_audio_quality = redact_pii_audio_quality
+        self.redact_pii_audio_options = redact_pii_audio_options
+        self.webhook_url = webhook_url
+        self.transcript_params = transcript_params
+        self.assemblyai_conn_id = assemblyai_conn_id
+        self._validate(templated=False)
+
+    @cached_property
+    def hook(self) -> AssemblyAIHook:
+        """Return the hook of ``assemblyai_conn_id``."""
+        return AssemblyAIHook(self.assemblyai_conn_id)
+
+    def _validate(self, *, templated: bool) -> None:
+        """Check every field; before templating, skip values that still hold a Jinja expression."""
+
+        def pending(value: object) -> bool:
+            return not templated and isinstance(value, str) and "{{" in value
+
+        one_source = bool(self.audio_url) != bool(self.audio_path)
+        if not one_source and not (pending(self.audio_url) or pending(self.audio_path)):
+            raise AssemblyAIInvalidInputError(
+                "Pass exactly one of audio_url (a URL AssemblyAI can fetch) and audio_path (a local "
+                "path or ObjectStoragePath to upload)."
+            )
+        if self.redact_pii_audio and not self.redact_pii:
+            raise AssemblyAIInvalidInputError(
+                "redact_pii_audio=True needs redact_pii=True: AssemblyAI redacts the audio from the "
+                "PII it finds in the text."
+            )
+        if self.redact_pii and not pending(self.redact_pii_policies):
+            policies = self._policies()
+            if not policies:
+                raise AssemblyAIInvalidInputError(
+                    "redact_pii_policies is empty: name the PII types to redact, e.g. "
+                    "['person_name', 'phone_number', 'credit_card_number']."
+                )
+            unknown = sorted(set(policies) - PII_POLICIES)
+            if unknown:
+                raise AssemblyAIInvalidInputError(
+                    f"redact_pii_policies has unknown names {unknown}; valid names include "
+                    "person_name, phone_number, email_address, location_address, credit_card_number."
+                )
+        sub = self.redact_pii_sub
+        if sub is not None and not pending(sub) and sub not in SUBSTITUTIONS:
+            raise AssemblyAIInvalidInputError(f"redact_pii_sub must be 'hash' or 'entity_name', got {sub!r}.")
+        if self.redact_pii_audio_quality not in AUDIO_QUALITIES:
+            raise AssemblyAIInvalidInputError(
+                f"redact_pii_audio_quality must be 'mp3' or 'wav', got {self.redact_pii_audio_quality!r}."
+            )
+        self._validate_audio_options()
+        self._validate_transcript_params(pending)
+
+    def _validate_audio_options(self) -> None:
+        options = self.redact_pii_audio_options
+        if options is None:
+            return
+        if not isinstance(options, dict) or set(options) - AUDIO_OPTIONS:
+            raise AssemblyAIInvalidInputError(
+                "redact_pii_audio_options accepts only return_redacted_no_speech_audio (bool) and "
+                f"override_audio_redaction_method ('silence'), got {options!r}."
+            )
+        method = options.get("override_audio_redaction_method")
+        if method is not None and method != "silence":
+            raise AssemblyAIInvalidInputError(
+                f"redact_pii_audio_options.override_audio_redaction_method must be 'silence', got {method!r}."
+            )
+        no_speech = options.get("return_redacted_no_speech_audio")
+        if no_speech is not None and not isinstance(no_speech, bool):
+            raise AssemblyAIInvalidInputError(
+                "redact_pii_audio_options.return_redacted_no_speech_audio must be True or False."
+            )
+
+    def _validate_transcript_params(self, pending: Any) -> None:
+        params = self.transcript_params
+        if params is None or pending(params):
+            return
+        if not isinstance(params, dict):
+            raise AssemblyAIInvalidInputError(
+                "transcript_params must be a dict of AssemblyAI request fields."
+            )
+        clash = sorted(TYPED_FIELDS & set(params))
+        if clash:
+            raise AssemblyAIInvalidInputError(
+                f"transcript_params sets {clash}: pass them as the operator's own parameters instead."
+            )
+
+    def _policies(self) -> list[str]:
+        policies = self.redact_pii_policies
+        if isinstance(policies, str):
+            return [p.strip() for p in policies.split(",") if p.strip()]
+        return [str(p) for p in policies or []]
+
+    def _request_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = dict(self.transcript_params or {})
+        fields.update(
+            redact_pii=self.redact_pii,
+            redact_pii_audio=self.redact_pii_audio,
+            webhook_url=self.webhook_url or None,
+        )
+        if self.redact_pii:
+            fields.update(
+                redact_pii_policies=self._policies(),
+                redact_pii_sub=self.redact_pii_sub,
+                redact_pii_audio_quality=self.redact_pii_audio_quality,
+                redact_pii_audio_options=self.redact_pii_audio_options,
+            )
+        return fields
+
+    def execute(self, context: Context) -> str:
+        """Upload the audio if it is a file, submit the transcript, and return its id."""
+        self._validate(templated=True)
+        audio_url = self.audio_url
+        if self.audio_path:
+            self.log.info("Uploading %s to AssemblyAI", self.audio_path)
+            audio_url = self.hook.upload_file(self.audio_path)
+        transcript = self.hook.submit_transcript(str(audio_url), **self._request_fields())
+        transcript_id = str(transcript["id"])
+        self.log.info("Submitted transcript %s (status %s)", transcript_id, transcript.get("status"))
+        return transcript_id

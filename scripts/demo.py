@@ -1,0 +1,199 @@
+"""Run the example DAG end to end and print where the redacted audio landed.
+
+Without ``ASSEMBLYAI_API_KEY``: start the loopback AssemblyAI emulator and a local S3 (moto server),
+generate a short WAV, and run ``airflow dags test example_assemblyai_redacted_audio`` against them.
+With ``ASSEMBLYAI_API_KEY`` (and AWS credentials in the environment, plus ``--bucket``): run the same
+DAG against AssemblyAI and AWS. Every process it starts is stopped before it exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import boto3
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+DAG_ID = "example_assemblyai_redacted_audio"
+BIN = Path(sys.executable).parent
+DEMO_KEY = "demo-emulator-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(stack: ExitStack, args: list[str], log: Path) -> subprocess.Popen[str]:
+    """Start a process whose output goes to ``log``; stop it when ``stack`` closes."""
+    handle = stack.enter_context(log.open("w"))
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=handle, text=True)
+
+    def stop() -> None:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    stack.callback(stop)
+    return process
+
+
+def wait_for_http(url: str, deadline_s: float = 60) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit(f"demo: {url} did not answer within {deadline_s:.0f} s")
+
+
+def start_local_services(stack: ExitStack, work: Path) -> tuple[str, str]:
+    """Start the emulator and moto; return their base URLs."""
+    emulator = start(
+        stack,
+        [
+            str(BIN / "python"),
+            "-m",
+            "airflow_assemblyai.testing.emulator",
+            "--port",
+            "0",
+            "--api-key",
+            DEMO_KEY,
+            "--processing-seconds",
+            "2",
+        ],
+        work / "emulator.log",
+    )
+    assert emulator.stdout is not None
+    ready = emulator.stdout.readline().strip()
+    if not ready.startswith("AssemblyAI emulator listening on "):
+        raise SystemExit(f"demo: the emulator did not start (see {work / 'emulator.log'})")
+    emulator_url = ready.rsplit(" ", 1)[1]
+    moto_port = free_port()
+    start(stack, [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], work / "moto.log")
+    moto_url = f"http://127.0.0.1:{moto_port}"
+    wait_for_http(moto_url)
+    return emulator_url, moto_url
+
+
+def airflow_env(work: Path) -> dict[str, str]:
+    home = work / "airflow-home"
+    home.mkdir()
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "ASSEMBLYAI_EXAMPLE_POLL_SECONDS": os.environ.get("ASSEMBLYAI_EXAMPLE_POLL_SECONDS", "1"),
+    }
+
+
+def run_airflow(env: dict[str, str], *args: str, log: Path) -> None:
+    with log.open("a") as out:
+        done = subprocess.run([str(BIN / "airflow"), *args], env=env, stdout=out, stderr=out, check=False)
+    if done.returncode != 0:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise SystemExit(f"demo: `airflow {' '.join(args[:2])}` failed (exit {done.returncode}):\n{tail}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bucket", default="redacted-audio", help="S3 bucket of the archive")
+    parser.add_argument("--audio", help="audio file or URL to transcribe (default: a generated WAV)")
+    args = parser.parse_args()
+    real = bool(os.environ.get("ASSEMBLYAI_API_KEY"))
+    started = time.monotonic()
+
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aai-demo-")))
+        env = airflow_env(work)
+        if real:
+            conn: dict[str, object] = {
+                "conn_type": "assemblyai",
+                "password": os.environ["ASSEMBLYAI_API_KEY"],
+            }
+            s3 = boto3.client("s3")
+            print("demo: running against AssemblyAI and AWS")
+        else:
+            emulator_url, moto_url = start_local_services(stack, work)
+            conn = {"conn_type": "assemblyai", "password": DEMO_KEY, "host": emulator_url}
+            aws = {"endpoint_url": moto_url, "region_name": "us-east-1"}
+            env.update(AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo", AWS_DEFAULT_REGION="us-east-1")
+            env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+                {"conn_type": "aws", "login": "demo", "password": "demo", "extra": aws}
+            )
+            s3 = boto3.client(
+                "s3",
+                endpoint_url=moto_url,
+                region_name="us-east-1",
+                aws_access_key_id="demo",
+                aws_secret_access_key="demo",
+            )
+            s3.create_bucket(Bucket=args.bucket)
+            print(f"demo: emulator at {emulator_url}, local S3 at {moto_url}")
+        env["AIRFLOW_CONN_ASSEMBLYAI_DEFAULT"] = json.dumps(conn)
+
+        audio = args.audio
+        if not audio:
+            from airflow_assemblyai.testing.audio import synth_wav
+
+            sample = work / "call.wav"
+            sample.write_bytes(synth_wav(seconds=6.0))
+            audio = str(sample)
+        source = {"audio_url": audio} if audio.startswith(("http://", "https://")) else {"audio_path": audio}
+        conf = {"bucket": args.bucket, "key_prefix": "calls/", **source}
+
+        log = work / "airflow.log"
+        run_airflow(env, "db", "migrate", log=log)
+        run_airflow(env, "dags", "test", DAG_ID, "-c", json.dumps(conf), log=log)
+
+        listing = s3.list_objects_v2(Bucket=args.bucket, Prefix="calls/").get("Contents", [])
+        if len(listing) != 1:
+            raise SystemExit(f"demo: expected one archived object, found {len(listing)}")
+        key = listing[0]["Key"]
+        head = s3.head_object(Bucket=args.bucket, Key=key)
+        data = s3.get_object(Bucket=args.bucket, Key=key)["Body"].read()
+        transcript_id = head["Metadata"].get("assemblyai-transcript-id", "?")
+        print()
+        print("Redacted audio archived")
+        print(f"  object:        s3://{args.bucket}/{key}")
+        print(f"  size:          {len(data)} bytes")
+        print(f"  sha256:        {hashlib.sha256(data).hexdigest()}")
+        print(f"  content type:  {head['ContentType']}")
+        print(f"  transcript:    {transcript_id}")
+        if not real:
+            expected = httpx.get(
+                f"{emulator_url}/_emulator/transcripts/{transcript_id}/redacted-audio"
+            ).content
+            same = expected == data
+            after = httpx.get(
+                f"{emulator_url}/v2/transcript/{transcript_id}", headers={"Authorization": DEMO_KEY}
+            ).json()
+            deleted = after.get("text") == "Deleted by user."
+            print(f"  matches the emulator's redacted file byte for byte: {'yes' if same else 'NO'}")
+            print(f"  transcript deleted at the emulator: {'yes' if deleted else 'NO'}")
+            if not (same and deleted):
+                return 1
+        print(f"  took:          {time.monotonic() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
