@@ -1,0 +1,79 @@
+"""The example DAG end to end: a real Airflow run against the emulator and a moto S3 server."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from airflow_assemblyai.testing.audio import synth_wav
+from airflow_assemblyai.testing.emulator import Emulator, Faults
+
+DAG_FILE = Path(__file__).parents[2] / "dags" / "example_assemblyai_redacted_audio.py"
+
+
+def load_example_dag() -> Any:
+    spec = importlib.util.spec_from_file_location("example_assemblyai_redacted_audio", DAG_FILE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag
+
+
+def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
+    emulator: Emulator,
+    s3_bucket: str,
+    moto_server: str,
+    dag_runner: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    conn = {"conn_type": "assemblyai", "password": emulator.api_key, "host": emulator.base_url}
+    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(conn))
+    monkeypatch.setenv("ASSEMBLYAI_EXAMPLE_POLL_SECONDS", "0.2")
+    emulator.next_faults = Faults(processing_seconds=1.0, render_polls=1)
+    sample = tmp_path / "call.wav"
+    sample.write_bytes(synth_wav(seconds=5.0))
+
+    dag_run = dag_runner(
+        load_example_dag(),
+        run_conf={"audio_path": str(sample), "bucket": s3_bucket, "key_prefix": "calls/"},
+    )
+    assert dag_run.state == "success"
+
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    assert len(keys) == 1
+    transcript_id = keys[0].removeprefix("calls/").removesuffix(".wav")
+    assert keys[0] == f"calls/{transcript_id}.wav"
+    stored = s3.get_object(Bucket=s3_bucket, Key=keys[0])
+    assert stored["Body"].read() == emulator.redacted_audio(transcript_id)
+    assert stored["ContentType"] == "audio/wav"
+    assert emulator.deleted(transcript_id)
+    assert not emulator.violations
+
+    archive = dag_run.get_task_instance("archive_to_s3")
+    assert archive.xcom_pull(task_ids="archive_to_s3") == f"s3://{s3_bucket}/{keys[0]}"
+
+    logs = "".join(capfd.readouterr())
+    assert "archive_to_s3" in logs  # the task logs were captured
+    assert emulator.api_key not in logs
+    downloads = [r for r in emulator.requests if r.kind == "download"]
+    assert downloads
+    for request in downloads:
+        assert request.query["Signature"] not in logs
+
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        uris = {event.asset.uri for event in session.scalars(select(AssetEvent))}
+    assert f"s3://{s3_bucket}/{keys[0]}" in uris  # announced through the AssetAlias

@@ -1,0 +1,82 @@
+"""The transcribe and delete operators against the emulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from airflow.sdk import ObjectStoragePath
+
+from airflow_assemblyai.exceptions import AssemblyAIFinalError, AssemblyAIInvalidInputError
+from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
+from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
+from airflow_assemblyai.testing.audio import synth_wav
+from airflow_assemblyai.testing.emulator import Emulator
+
+
+@pytest.fixture(autouse=True)
+def connection(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {"conn_type": "assemblyai", "password": emulator.api_key, "host": emulator.base_url}
+    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(conn))
+
+
+def test_submit_sends_every_redaction_field(emulator: Emulator) -> None:
+    operator = AssemblyAITranscribeOperator(
+        task_id="transcribe",
+        audio_url="https://example.invalid/call.wav",
+        redact_pii_policies=["person_name", "credit_card_number"],
+        redact_pii_sub="hash",
+        redact_pii_audio_quality="wav",
+        redact_pii_audio_options={"override_audio_redaction_method": "silence"},
+        webhook_url="https://hooks.example.invalid/done",
+        transcript_params={"speaker_labels": True},
+    )
+    transcript_id = operator.execute({})  # type: ignore[arg-type]
+    transcript = operator.hook.get_transcript(transcript_id)
+    assert transcript["redact_pii"] is True
+    assert transcript["redact_pii_audio"] is True
+    assert transcript["redact_pii_policies"] == ["person_name", "credit_card_number"]
+    assert transcript["redact_pii_sub"] == "hash"
+    assert transcript["redact_pii_audio_quality"] == "wav"
+    assert transcript["redact_pii_audio_options"] == {"override_audio_redaction_method": "silence"}
+    assert transcript["webhook_url"] == "https://hooks.example.invalid/done"
+    assert transcript["speaker_labels"] is True
+
+
+@pytest.mark.parametrize("kind", ["local", "object-storage"])
+def test_a_file_is_uploaded_streamed_then_submitted(emulator: Emulator, tmp_path: Path, kind: str) -> None:
+    source = tmp_path / "call.wav"
+    source.write_bytes(synth_wav(seconds=5.0))
+    audio_path = str(source) if kind == "local" else ObjectStoragePath(f"file://{source}")
+    operator = AssemblyAITranscribeOperator(
+        task_id="transcribe",
+        audio_path=audio_path,
+        redact_pii_policies=["person_name"],
+        redact_pii_audio_quality="wav",
+    )
+    transcript_id = operator.execute({})  # type: ignore[arg-type]
+    uploads = [r for r in emulator.requests if r.path == "/v2/upload"]
+    assert len(uploads) == 1
+    assert uploads[0].headers.get("transfer-encoding") == "chunked"
+    audio_url = operator.hook.get_transcript(transcript_id)["audio_url"]
+    assert audio_url.startswith(f"{emulator.base_url}/_uploads/")
+    assert len(emulator.redacted_audio(transcript_id)) == len(source.read_bytes())  # same duration, as WAV
+
+
+def test_a_missing_file_fails_before_any_request(emulator: Emulator) -> None:
+    operator = AssemblyAITranscribeOperator(
+        task_id="transcribe", audio_path="/nonexistent/call.wav", redact_pii_policies=["person_name"]
+    )
+    with pytest.raises(AssemblyAIInvalidInputError, match="audio_path"):
+        operator.execute({})  # type: ignore[arg-type]
+    assert not [r for r in emulator.requests if r.kind == "api"]
+
+
+def test_delete_twice_succeeds_and_unknown_id_fails(emulator: Emulator) -> None:
+    tid = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
+    for _ in range(2):
+        AssemblyAIDeleteTranscriptOperator(task_id="delete", transcript_id=tid).execute({})  # type: ignore[arg-type]
+    assert emulator.deleted(tid)
+    with pytest.raises(AssemblyAIFinalError):
+        AssemblyAIDeleteTranscriptOperator(task_id="delete", transcript_id="never-known").execute({})  # type: ignore[arg-type]
