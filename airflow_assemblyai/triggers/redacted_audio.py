@@ -79,7 +79,7 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
                 except AssemblyAITransientError as exc:
                     passing_failures += 1
                     self.log.warning(
-                        "Transcript %s: passing fault, still waiting (%d in a row): %s",
+                        "Trigger: transcript %s passing fault, still waiting (%d in a row): %s",
                         self.transcript_id,
                         passing_failures,
                         exc,
@@ -92,7 +92,9 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
                     if verdict.ready:
                         yield self._event("success", audio_format=verdict.audio_format)
                         return
-                    self.log.info("Transcript %s: waiting (%s)", self.transcript_id, verdict.reason)
+                    self.log.info(
+                        "Trigger: transcript %s still waiting (%s)", self.transcript_id, verdict.reason
+                    )
                 remaining = self.end_time - time.time()
                 if remaining <= 0:
                     yield self._event(
