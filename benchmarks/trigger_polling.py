@@ -1,0 +1,102 @@
+"""Run many redacted-audio triggers on one event loop against the emulator; print what it costs.
+
+The emulator runs as a separate process; only this process (the "triggerer") is measured. Every
+transcript stays ``processing``, so each trigger polls for the whole run. Prints polls done, the
+poll rate actually reached, peak RSS, CPU seconds per 1,000 polls and the TCP connections the
+emulator saw.
+
+    .venv/bin/python benchmarks/trigger_polling.py [--triggers 1000] [--seconds 60] [--interval 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import httpx
+
+KEY = "bench-key"
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_assemblyai.testing.emulator", "--port", "0", "--api-key", KEY],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("AssemblyAI emulator listening on "):
+        process.kill()
+        raise SystemExit("the emulator did not start")
+    return process, line.rsplit(" ", 1)[1]
+
+
+async def run_triggers(ids: list[str], seconds: float, interval: float) -> None:
+    from airflow_assemblyai.triggers.redacted_audio import AssemblyAIRedactedAudioTrigger
+
+    async def drain(trigger: AssemblyAIRedactedAudioTrigger) -> None:
+        async for _ in trigger.run():
+            pass
+
+    end_time = time.time() + seconds + 60  # the triggers never time out during the run
+    tasks = [
+        asyncio.create_task(
+            drain(
+                AssemblyAIRedactedAudioTrigger(transcript_id=tid, poll_interval=interval, end_time=end_time)
+            )
+        )
+        for tid in ids
+    ]
+    await asyncio.sleep(seconds)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--triggers", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--interval", type=float, default=1.0)
+    args = parser.parse_args()
+
+    emulator, base_url = start_emulator()
+    try:
+        control = httpx.Client(base_url=base_url, timeout=30)
+        seed = {"status": "processing", "params": {"redact_pii": True, "redact_pii_audio": True}}
+        ids = [control.post("/_emulator/transcripts", json=seed).json()["id"] for _ in range(args.triggers)]
+        os.environ["AIRFLOW_CONN_ASSEMBLYAI_DEFAULT"] = json.dumps(
+            {"conn_type": "assemblyai", "password": KEY, "host": base_url}
+        )
+        before = control.get("/_emulator/stats").json()
+        usage_before = resource.getrusage(resource.RUSAGE_SELF)
+        started = time.monotonic()
+        asyncio.run(run_triggers(ids, args.seconds, args.interval))
+        elapsed = time.monotonic() - started
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        after = control.get("/_emulator/stats").json()
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+
+    polls = after["requests"].get("api", 0) - before["requests"].get("api", 0)
+    cpu = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
+    wanted = args.triggers / args.interval
+    print(f"triggers on one event loop:  {args.triggers}, poll interval {args.interval:g} s, {elapsed:.1f} s")
+    print(f"polls done:                  {polls} (one GET per poll while a transcript is processing)")
+    print(f"poll rate reached:           {polls / elapsed:.0f} polls/s of {wanted:.0f} asked")
+    print(f"peak RSS of this process:    {usage.ru_maxrss / 1024:.0f} MiB")
+    print(f"CPU per 1,000 polls:         {cpu / max(polls, 1) * 1000:.2f} s (this process only)")
+    print(f"TCP connections seen:        {after['connections_seen'] - before['connections_seen']}")
+
+
+if __name__ == "__main__":
+    main()
