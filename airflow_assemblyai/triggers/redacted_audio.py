@@ -72,6 +72,7 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
         """Poll until ready, final error or ``end_time``; yield one event and return."""
         hook = AssemblyAIHook(self.assemblyai_conn_id)
         passing_failures = 0
+        last_reason = ""
         try:
             while True:
                 try:
@@ -92,9 +93,11 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
                     if verdict.ready:
                         yield self._event("success", audio_format=verdict.audio_format)
                         return
-                    self.log.info(
-                        "Trigger: transcript %s still waiting (%s)", self.transcript_id, verdict.reason
-                    )
+                    if verdict.reason != last_reason:  # log each change, not every poll
+                        self.log.info(
+                            "Trigger: transcript %s still waiting (%s)", self.transcript_id, verdict.reason
+                        )
+                        last_reason = verdict.reason
                 remaining = self.end_time - time.time()
                 if remaining <= 0:
                     yield self._event(
