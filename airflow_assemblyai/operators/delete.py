@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 
 if TYPE_CHECKING:
@@ -47,9 +46,5 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
 
     def execute(self, context: Context) -> None:
         """Delete the transcript."""
-        if not self.transcript_id or not str(self.transcript_id).strip():
-            raise AssemblyAIInvalidInputError(
-                "transcript_id is empty: pass the id returned by the transcribe task."
-            )
         self.hook.delete_transcript(str(self.transcript_id))
         self.log.info("Deleted transcript %s at AssemblyAI", self.transcript_id)

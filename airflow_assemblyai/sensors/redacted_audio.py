@@ -66,16 +66,8 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
         """Return the hook of ``assemblyai_conn_id``."""
         return AssemblyAIHook(self.assemblyai_conn_id)
 
-    def _check_transcript_id(self) -> None:
-        if not self.transcript_id or not str(self.transcript_id).strip():
-            raise exceptions.AssemblyAIInvalidInputError(
-                "transcript_id is empty: pass the id returned by the transcribe task, e.g. "
-                "\"{{ ti.xcom_pull(task_ids='transcribe') }}\"."
-            )
-
     def poke(self, context: Context) -> PokeReturnValue | bool:
         """Poll once; done when the redacted audio is ready."""
-        self._check_transcript_id()
         try:
             verdict = self.hook.poll_redacted_audio(self.transcript_id)
         except AssemblyAITransientError as exc:
