@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import pytest
@@ -14,15 +13,7 @@ from airflow_assemblyai.triggers.redacted_audio import AssemblyAIRedactedAudioTr
 REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
 
 
-@pytest.fixture(autouse=True)
-def connection(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = {
-        "conn_type": "assemblyai",
-        "password": emulator.api_key,
-        "host": emulator.base_url,
-        "extra": {"max_attempts": 2, "retry_wait_initial": 0.01, "retry_wait_max": 0.02},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(conn))
+pytestmark = pytest.mark.usefixtures("emulator_connection")
 
 
 async def events_of(trigger: AssemblyAIRedactedAudioTrigger) -> list[dict[str, object]]:

@@ -22,17 +22,7 @@ MODES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def connection(emulator: Emulator, monkeypatch: pytest.MonkeyPatch, dag_runner: Callable[..., Any]) -> None:
-    global run_dag
-    run_dag = dag_runner
-    conn = {
-        "conn_type": "assemblyai",
-        "password": emulator.api_key,
-        "host": emulator.base_url,
-        "extra": {"max_attempts": 2, "retry_wait_initial": 0.01, "retry_wait_max": 0.02},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(conn))
+pytestmark = pytest.mark.usefixtures("emulator_connection")
 
 
 SensorRun = Callable[..., tuple[str, Any]]
