@@ -26,6 +26,7 @@ from airflow_assemblyai.exceptions import (
     AssemblyAIUnexpectedResponseError,
     TranscriptNotFoundError,
 )
+from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.redaction import (
     NOT_FOUND_TEXT,
     RedactedAudio,
@@ -408,17 +409,14 @@ class AssemblyAIHook(BaseHook):
 
     @staticmethod
     def _transcript_call(method: str, transcript_id: str, suffix: str = "") -> _Call:
-        if not transcript_id or not str(transcript_id).strip():
-            raise AssemblyAIInvalidInputError(
-                "transcript_id is empty: pass the id returned by the transcribe task."
-            )
+        transcript_id = validate_transcript_id(transcript_id)
         passthrough = frozenset({400, 404}) if suffix == "/redacted-audio" else frozenset()
         return _Call(
             method,
             f"/v2/transcript/{transcript_id}{suffix}",
             idempotent=True,
             passthrough=passthrough,
-            transcript_id=str(transcript_id),
+            transcript_id=transcript_id,
         )
 
     @staticmethod
