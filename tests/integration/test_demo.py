@@ -18,7 +18,7 @@ def test_demo_archives_the_redacted_audio_and_reports_it() -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
-    assert re.search(r"object:\s+s3://redacted-audio/calls/[0-9a-f]+\.wav", out)
+    assert re.search(r"object:\s+s3://redacted-audio/calls/[0-9a-f-]+\.wav", out)
     assert re.search(r"size:\s+\d{5,} bytes", out)
     assert re.search(r"sha256:\s+[0-9a-f]{64}", out)
     assert "content type:  audio/wav" in out
