@@ -610,21 +610,24 @@ class Emulator:
             for anchor in (before_id, after_id):
                 if anchor is not None and anchor not in ids:
                     return _error(400, NOT_FOUND_TEXT)
-            candidates = newest_first
-            if before_id is not None:  # older than the anchor
-                candidates = newest_first[ids.index(before_id) + 1 :]
-            if after_id is not None:  # newer than the anchor: the ones just above it
-                candidates = newest_first[: ids.index(after_id)]
             matching = [
                 r
-                for r in candidates
+                for r in newest_first
                 if (wanted_status is None or self._status(r) == wanted_status)
                 and (created_on is None or _timestamp(r.created).startswith(created_on))
             ]
-            page = matching[-limit:] if after_id is not None and before_id is None else matching[:limit]
+            positions = {r.id: i for i, r in enumerate(newest_first)}
+            if before_id is not None:  # older than the anchor
+                candidates = [r for r in matching if positions[r.id] > positions[before_id]]
+                page = candidates[:limit]
+            elif after_id is not None:  # newer than the anchor: the ones just above it
+                candidates = [r for r in matching if positions[r.id] < positions[after_id]]
+                page = candidates[-limit:]
+            else:
+                page = matching[:limit]
             rows = [self._list_item(r) for r in page]
-            older = bool(page) and newest_first.index(page[-1]) < len(newest_first) - 1
-            newer = bool(page) and newest_first.index(page[0]) > 0
+            older = bool(page) and page[-1] is not matching[-1]
+            newer = bool(page) and page[0] is not matching[0]
         base = f"{self.base_url}/v2/transcript"
         filters = {k: v for k, v in query.items() if k not in ("limit", "before_id", "after_id")}
 
