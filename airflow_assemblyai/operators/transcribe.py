@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
-from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook, submission_payload
 from airflow_assemblyai.hooks.settings import parse_speech_models
 
 if TYPE_CHECKING:
@@ -205,6 +205,18 @@ class AssemblyAITranscribeOperator(BaseOperator):
             transcript.get("speech_models"),
         )
         return transcript_id
+
+    def submission_preview(self) -> dict[str, Any]:
+        """Return the JSON body :meth:`execute` would send, without sending anything.
+
+        Reads the connection (for its default model chain) but makes no request, so nothing is
+        billed. For an ``audio_path`` the ``audio_url`` is a placeholder: the upload happens first.
+        Call it on a task whose templates are rendered.
+        """
+        fields = self._request_fields()
+        fields.setdefault("speech_models", list(self.hook.settings.default_speech_models))
+        audio_url = self.audio_url or f"<upload_url returned by POST /v2/upload for {self.audio_path}>"
+        return submission_payload(str(audio_url), fields)
 
     # -- checks, run on the rendered values ----------------------------------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import hmac
@@ -447,7 +448,7 @@ class Emulator:
             except ValueError:
                 return _error(400, "Invalid JSON body.")
             with emulator._lock:
-                emulator.submissions.append(params)
+                emulator.submissions.append(copy.deepcopy(params))  # as received, whatever happens next
             if not isinstance(params, dict) or not params.get("audio_url"):
                 return _error(400, "audio_url is required.")
             refusal = _refuse_models(params)
