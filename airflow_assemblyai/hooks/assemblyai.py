@@ -47,7 +47,7 @@ EU_BASE_URL = "https://api.eu.assemblyai.com"
 REGION_BASE_URLS = {"us": DEFAULT_BASE_URL, "eu": EU_BASE_URL}
 
 _RETRY_DEFAULTS: dict[str, float] = {"max_attempts": 5, "retry_wait_initial": 1.0, "retry_wait_max": 60.0}
-RETRYABLE_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 UPLOAD_CHUNK_SIZE = 1024 * 1024
 
 #: Errors after which nothing reached the server, so even a POST may be sent again.
@@ -55,7 +55,7 @@ _NOTHING_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTime
 
 
 class _RetryableStatus(Exception):
-    """A 429 or 5xx answer, raised inside the retry loop only."""
+    """A 408, 429 or 5xx answer, raised inside the retry loop only."""
 
     def __init__(self, status_code: int, retry_after: float | None, api_error: str) -> None:
         super().__init__(f"HTTP {status_code}")
@@ -120,7 +120,7 @@ class AssemblyAIHook(BaseHook):
     The connection's password is the API key; its host, when set, is the base URL (the emulator's
     ``http://127.0.0.1:PORT``, say); otherwise the extra ``region`` (``us`` or ``eu``) picks it.
 
-    Passing faults (429 honouring ``Retry-After``, 500/502/503/504, timeouts, dropped connections)
+    Passing faults (429 honouring ``Retry-After``, 408/500/502/503/504, timeouts, dropped connections)
     are retried with exponential backoff and jitter, ``max_attempts`` in all. ``POST`` requests
     (submit, upload) are retried only when nothing reached the server (connect errors) or on 429.
     Everything else (401, 403, 404, other 400s) raises a final error at once.
