@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -109,7 +110,7 @@ WHERE = {
     "deferred-trigger": {"deferrable": True},
 }
 FLAGS = {"plain": {}, "soft_fail": {"soft_fail": True}, "never_fail": {"never_fail": True}}
-# The README's table "soft_fail and never_fail": the final state per outcome, flag and WHERE column.
+# The final state per outcome, flag and WHERE column, as the README tabulates it (checked below).
 # A timeout is never found by the first inline poke (None): a deferred wait times out in the trigger.
 # fmt: off
 OUTCOMES = {
@@ -154,6 +155,20 @@ def test_soft_fail_and_never_fail_outcomes(
         assert len(reads) >= 2  # it waited before timing out
     else:
         assert len(reads) == first_reads
+
+
+def test_readme_tabulates_exactly_these_outcomes() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### soft_fail and never_fail on the sensor", 1)[1].split("\n\n")
+    table = next(block for block in section if block.startswith("| outcome"))
+    rows = [line.strip("| ").split(" | ") for line in table.splitlines()]
+    documented = {
+        (outcome, flag.strip("`").replace("neither", "plain")): tuple(
+            None if state == "—" else state for state in states
+        )
+        for outcome, flag, *states in rows[2:]
+    }
+    assert documented == OUTCOMES
 
 
 @pytest.mark.parametrize("mode", MODES)
