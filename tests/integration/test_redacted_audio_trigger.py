@@ -95,3 +95,14 @@ async def test_cancelled_trigger_closes_its_client(emulator: Emulator) -> None:
     polls = emulator.count("GET", f"/v2/transcript/{tid}")
     await asyncio.sleep(0.3)
     assert emulator.count("GET", f"/v2/transcript/{tid}") == polls  # nothing polls after cancellation
+
+
+@pytest.mark.parametrize("transcript_id", ["x/../{other}", "{other}?x=1", " ", "a" * 129])
+async def test_malformed_id_is_one_error_event_before_any_request(
+    emulator: Emulator, transcript_id: str
+) -> None:
+    other = emulator.add_transcript(params=REDACT)
+    events = await events_of(trigger_for(transcript_id.format(other=other)))
+    assert [(e["status"], e["error_type"]) for e in events] == [("error", "AssemblyAIInvalidInputError")]
+    assert "transcript_id" in str(events[0]["message"])
+    assert not emulator.requests
