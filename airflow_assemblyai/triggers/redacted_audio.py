@@ -86,6 +86,10 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
         last_reason = ""
         try:
             while True:
+                # Wait first: the sensor polled just before deferring, and an event fired within
+                # seconds of deferral can race Airflow's scheduler (README, "Batches").
+                remaining = self.end_time - time.time()
+                await asyncio.sleep(max(0.0, min(jittered(self.poll_interval), remaining)))
                 try:
                     verdict = await hook.apoll_redacted_audio(transcript_id)
                 except AssemblyAITransientError as exc:
@@ -109,13 +113,11 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
                             "Trigger: transcript %s still waiting (%s)", self.transcript_id, verdict.reason
                         )
                         last_reason = verdict.reason
-                remaining = self.end_time - time.time()
-                if remaining <= 0:
+                if time.time() >= self.end_time:
                     yield self._event(
                         "timeout",
                         message=f"Redacted audio of transcript {self.transcript_id} was not ready in time.",
                     )
                     return
-                await asyncio.sleep(min(jittered(self.poll_interval), remaining))
         finally:
             await hook.aclose()
