@@ -230,8 +230,8 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             except Exception as exc:
                 if self._kill_requested:
                     raise AssemblyAITransientError(
-                        f"The transfer to s3://{bucket}/{key} was stopped (the task is being killed); its "
-                        "multipart upload was aborted and nothing was written."
+                        f"The transfer to s3://{bucket}/{key} was stopped (the task is being killed): the "
+                        "download was closed, any multipart upload aborted, nothing written."
                     ) from exc
                 code, status = _client_error_code(exc)
                 last = f"HTTP {status} {code}"

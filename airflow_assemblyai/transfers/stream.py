@@ -324,6 +324,8 @@ class ResumableDownload(io.RawIOBase):
                 raise
             self._response = response
             self._chunks = response.iter_raw(self.chunk_size)
+            # A cancel() that ran before the line above could not shut this connection: check again.
+            self._check_cancelled()
             return self._chunks
 
     def _accept(self, response: httpx.Response) -> None:
