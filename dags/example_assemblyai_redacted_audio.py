@@ -67,6 +67,9 @@ with DAG(
         s3_key="{{ params.key_prefix }}" + TRANSCRIPT_ID + "." + AUDIO_FORMAT,
         outlets=[REDACTED_AUDIO],
     )
-    delete = AssemblyAIDeleteTranscriptOperator(task_id="delete_at_assemblyai", transcript_id=TRANSCRIPT_ID)
+    # Purges only after checking that the archive holds this transcript's audio.
+    delete = AssemblyAIDeleteTranscriptOperator(
+        task_id="delete_at_assemblyai", transcript_id=TRANSCRIPT_ID, archive_uri=archive.output
+    )
 
     chain(transcribe, wait, archive, delete)

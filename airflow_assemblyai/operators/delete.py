@@ -7,36 +7,54 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_assemblyai.exceptions import AssemblyAIFinalError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+from airflow_assemblyai.ids import validate_transcript_id
+from airflow_assemblyai.transfers.archive import ArchivedObject, parse_archive_uri
+from airflow_assemblyai.transfers.s3_upload import explain_s3_error
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
 
 
 class AssemblyAIDeleteTranscriptOperator(BaseOperator):
     """Delete a transcript at AssemblyAI, so its PII does not outlive its purpose.
 
+    Given ``archive_uri`` (the ``s3://bucket/key`` the transfer task returned), the object there is
+    checked first: it must hold this transcript's redacted audio (its metadata transcript id, and
+    its size where the source length was recorded). Otherwise nothing is deleted and the task fails
+    without retries, so a transfer marked successful by hand can never purge the only copy. Without
+    ``archive_uri`` the transcript is deleted unchecked.
+
     Deleting a transcript that is already deleted succeeds (a retried task is harmless); an id
     AssemblyAI never knew fails without retries.
 
     :param transcript_id: AssemblyAI transcript id (templated).
+    :param archive_uri: where the redacted audio was archived, as the transfer task returned it
+        (templated; percent-escapes are decoded). None deletes without checking.
+    :param aws_conn_id: Airflow connection to AWS, to read the archived object.
     :param assemblyai_conn_id: Airflow connection of type ``assemblyai``.
     """
 
-    template_fields: Sequence[str] = ("transcript_id",)
+    template_fields: Sequence[str] = ("transcript_id", "archive_uri")
     ui_color = "#ffe6e6"
 
     def __init__(
         self,
         *,
         transcript_id: str,
+        archive_uri: str | None = None,
+        aws_conn_id: str | None = "aws_default",
         assemblyai_conn_id: str = AssemblyAIHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.transcript_id = transcript_id
+        self.archive_uri = archive_uri
+        self.aws_conn_id = aws_conn_id
         self.assemblyai_conn_id = assemblyai_conn_id
 
     @cached_property
@@ -44,7 +62,41 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
         """Return the hook of ``assemblyai_conn_id``."""
         return AssemblyAIHook(self.assemblyai_conn_id)
 
+    @cached_property
+    def s3_hook(self) -> S3Hook:
+        """Return the S3 hook that reads the archived object."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=self.aws_conn_id)
+
     def execute(self, context: Context) -> None:
-        """Delete the transcript."""
-        self.hook.delete_transcript(str(self.transcript_id))
-        self.log.info("Deleted transcript %s at AssemblyAI", self.transcript_id)
+        """Check the archive (when given), then delete the transcript."""
+        transcript_id = validate_transcript_id(self.transcript_id)
+        if self.archive_uri is not None:
+            self._check_archive(transcript_id)
+        self.hook.delete_transcript(transcript_id)
+        self.log.info("Deleted transcript %s at AssemblyAI", transcript_id)
+
+    def _check_archive(self, transcript_id: str) -> None:
+        """Raise unless the archive holds this transcript's redacted audio."""
+        from botocore.exceptions import ClientError
+
+        bucket, key = parse_archive_uri(self.archive_uri)
+        where = f"s3://{bucket}/{key}"
+        try:
+            head = self.s3_hook.head_object(key, bucket)
+        except ClientError as exc:
+            raise explain_s3_error(exc, bucket=bucket, key=key, write_permissions="") from None
+        if head is None:
+            raise AssemblyAIFinalError(
+                f"Transcript {transcript_id} was not deleted: there is no object at {where} (archive_uri), "
+                "so its redacted audio may exist only at AssemblyAI. Archive it first."
+            )
+        found = ArchivedObject.from_head(head)
+        if not found.holds(transcript_id):
+            raise AssemblyAIFinalError(
+                f"Transcript {transcript_id} was not deleted: {where} (archive_uri) holds "
+                f"{found.describe(transcript_id)}, not its redacted audio. Archive it first, or point "
+                "archive_uri at its archive."
+            )
+        self.log.info("%s holds the audio of transcript %s (%s bytes).", where, transcript_id, found.size)

@@ -9,12 +9,16 @@ What it cannot know about the real API (deviations): transcription text and PII 
 invented (fixed fractions of the duration are beeped); only 16-bit WAV sources are decoded (other
 sources are replaced by a synthesized tone WAV); an ``audio_url`` that is neither an emulator upload
 nor a loopback URL is not fetched (a synthesized WAV stands in); the text of the 400 for an expired
-file is a guess (:data:`EXPIRED_TEXT`); real rate limits are not enforced unless scripted.
+file is a guess (:data:`EXPIRED_TEXT`); real rate limits are not enforced unless scripted. On the
+file host, a body of unknown length goes out chunked (uvicorn frames it so), not close-delimited; a
+cut close-delimited body is stood in for by a clean early end (``Faults.short_body_after``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import base64
 import contextlib
 import copy
 import dataclasses
@@ -30,9 +34,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import uvicorn
@@ -44,7 +49,7 @@ from airflow_assemblyai.testing.audio import render_redacted, synth_wav, write_l
 from airflow_assemblyai.testing.transcript import DEFAULT_CHARS_PER_CAPTION, subtitles, transcript_fields
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterator
 
 AUTH_ERROR_TEXT = "Authentication error, API token missing/invalid"
 MODEL_DOCS = "https://www.assemblyai.com/docs/pre-recorded-audio/select-the-speech-model"
@@ -70,6 +75,24 @@ DELETED_TEXT = "Deleted by user."
 SUBTITLES_NOT_READY_TEXT = "Transcript is not completed yet; subtitles are available once it has completed."
 S3_EXPIRED = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
 S3_DENIED = "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+#: S3 error codes the file host can be scripted to answer, with their status and a message.
+S3_ERRORS: dict[str, tuple[int, str]] = {
+    "ExpiredToken": (400, "The security token of this request has expired."),
+    "TokenRefreshRequired": (400, "The security token of this request must be refreshed."),
+    "RequestExpired": (400, "This request is past its expiry time."),
+    "AccessDenied": (403, "Access Denied"),
+    "SignatureDoesNotMatch": (403, "The signature of this request is not valid."),
+    "NoSuchKey": (404, "The key does not exist."),
+    "InternalError": (500, "Internal error, try again."),
+}
+#: Codes after which the URL's session token stays dead: only a freshly minted URL works.
+S3_TOKEN_EXPIRY_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired", "RequestExpired"})
+HTML_ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+    b"<body><h1>Bad Gateway</h1><p>The proxy could not reach the file host.</p></body></html>"
+)
+#: Bytes per step of a slow body (``Faults.slow_body_after``).
+SLOW_CHUNK = 64 * 1024
 S3_TWO_AUTHS = (
     "<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed; only the "
     "X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header "
@@ -89,12 +112,45 @@ class Faults:
     render_polls: int = 0
     api_errors: list[int] = field(default_factory=list)
     retry_after: int | None = None
+    # -- the file host (the redacted-audio download) --
+    #: Drop the connection after this many body bytes, on the next ``cut_downloads`` downloads.
     cut_download_after: int | None = None
     cut_downloads: int = 1
+    #: Bare statuses (no body) answered to the next downloads, in order.
     download_statuses: list[int] = field(default_factory=list)
+    #: The next N downloads answer 307 with a freshly signed URL of the same file (a CDN hop, say).
+    redirect_downloads: int = 0
+    #: S3 error codes (see :data:`S3_ERRORS`) answered with their XML body to the next downloads.
+    download_errors: list[str] = field(default_factory=list)
+    #: S3 error codes answered to the next *resumes* (requests from a byte after 0). An expiry code
+    #: (``ExpiredToken``, ``TokenRefreshRequired``, ``RequestExpired``) kills the URL's token for good.
+    resume_errors: list[str] = field(default_factory=list)
+    #: The next N minted URLs are already past their ``Expires`` (403 "Request has expired").
     expired_urls: int = 0
     url_ttl_seconds: float = 1800.0
+    #: Serve the body with no length at all (no ``Content-Length``, no ``Content-Range`` total,
+    #: ``Range`` ignored), as a close-delimited body looks to the client.
+    unknown_length: bool = False
+    #: End the body cleanly after this many bytes on the next ``short_bodies`` downloads (how a cut
+    #: close-delimited body looks: no error, just an early end). Use it with ``unknown_length``.
+    short_body_after: int | None = None
+    short_bodies: int = 1
+    #: Serve ``"html"`` (a proxy's error page) or ``"empty"`` (no bytes) with 200 instead of the audio.
+    substitute_body: str | None = None
+    #: ``"md5"`` (a plain MD5 ETag), ``"multipart"`` (``"<md5 of parts>-N"``) or ``"none"``.
+    etag_style: str = "md5"
+    #: After this many bytes of the file, send ``SLOW_CHUNK`` bytes per ``slow_body_delay`` seconds.
+    slow_body_after: int | None = None
+    slow_body_delay: float = 0.5
+    #: Seconds to backdate the redacted file's ``Last-Modified`` (when it was rendered) by.
+    file_age_seconds: float | None = None
     redacted_size_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        # Each transcript gets its own lists, so popping a scripted answer never touches another's.
+        for name, value in vars(self).items():
+            if isinstance(value, list):
+                setattr(self, name, list(value))
 
 
 @dataclass
@@ -153,6 +209,9 @@ class Emulator:
         self._transcripts: dict[str, _Transcript] = {}
         self._uploads: dict[str, Path] = {}
         self._secret = secrets.token_bytes(32)
+        self._served: dict[str, int] = {}
+        #: Session tokens the file host treats as expired, with the error code it answers them.
+        self._dead_tokens: dict[str, str] = {}
         self._lock = threading.RLock()
         self.app = self._build_app()
 
@@ -243,6 +302,8 @@ class Emulator:
             self.submissions.clear()
             self.violations.clear()
             self._queued.clear()
+            self._served.clear()
+            self._dead_tokens.clear()
             self.next_faults = None
 
     def close(self) -> None:
@@ -355,11 +416,13 @@ class Emulator:
         decoded = read_mono_pcm(record.source)
         return len(decoded[0]) / 2 / decoded[1] if decoded else 3.0
 
-    def _sign(self, name: str, expires: int, nonce: str) -> str:
-        message = f"{name}:{expires}:{nonce}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+    def _sign(self, name: str, expires: int, token: str) -> str:
+        """Return a SigV2-style signature: base64 of an HMAC-SHA1 over the request's parts."""
+        message = f"GET\n\n\n{expires}\nx-amz-security-token:{token}\n/redacted-audio/{name}".encode()
+        return base64.b64encode(hmac.new(self._secret, message, hashlib.sha1).digest()).decode()
 
     def _mint_url(self, record: _Transcript) -> str:
+        """Return a pre-signed URL shaped like AssemblyAI's: SigV2, encoded base64, a session token."""
         self._render(record)
         ttl = record.faults.url_ttl_seconds
         if record.faults.expired_urls > 0:
@@ -367,11 +430,22 @@ class Emulator:
             ttl = -60
         expires = int(time.time() + ttl)
         name = record.file.name if record.file else ""
-        nonce = secrets.token_hex(8)
+        while True:
+            # A token whose signature holds "+" and "/" (its "=" is always there), so every URL
+            # carries %2B, %2F and %3D, as the real ones often do.
+            token = base64.b64encode(secrets.token_bytes(47)).decode()
+            signature = self._sign(name, expires, token)
+            if "+" in signature and "/" in signature:
+                break
         return (
-            f"{self.base_url}/_files/{name}?AWSAccessKeyId=EMULATORKEY&Expires={expires}"
-            f"&x-amz-request-id={nonce}&Signature={self._sign(name, expires, nonce)}"
+            f"{self.base_url}/_files/{name}?AWSAccessKeyId=ASIAEMULATOREXAMPLE&Signature="
+            f"{quote(signature, safe='')}&x-amz-security-token={quote(token, safe='')}&Expires={expires}"
         )
+
+    def served_bytes(self, transcript_id: str) -> int:
+        """Return how many body bytes of a transcript's redacted audio the file host has sent."""
+        with self._lock:
+            return self._served.get(transcript_id, 0)
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -704,66 +778,132 @@ class Emulator:
                 expires = int(query.get("Expires", ""))
             except ValueError:
                 expires = 0
-            expected = self._sign(name, expires, query.get("x-amz-request-id", ""))
-            valid = hmac.compare_digest(query.get("Signature", ""), expected)
-            if record is None or record.file is None or not valid:
+            token = query.get("x-amz-security-token", "")
+            # Starlette has decoded %2B, %2F and %3D: the signature is checked in its decoded form.
+            valid = hmac.compare_digest(query.get("Signature", ""), self._sign(name, expires, token))
+            if record is None or record.file is None:
                 return Response(S3_DENIED, status_code=403, media_type="application/xml")
+            if not valid:
+                return _s3_error("SignatureDoesNotMatch")
+            if token in self._dead_tokens:
+                return _s3_error(self._dead_tokens[token])
             if expires < time.time():
                 return Response(S3_EXPIRED, status_code=403, media_type="application/xml")
-            if record.faults.download_statuses:
-                return Response(status_code=record.faults.download_statuses.pop(0))
+            faults = record.faults
+            if faults.download_statuses:
+                return Response(status_code=faults.download_statuses.pop(0))
+            if faults.redirect_downloads > 0:
+                faults.redirect_downloads -= 1
+                return Response(status_code=307, headers={"Location": self._mint_url(record)})
+            size = record.file.stat().st_size
+            range_header = request.headers.get("range")
+            parsed = _parse_range(range_header, size) if range_header else None
+            if faults.download_errors or (parsed and parsed[0] > 0 and faults.resume_errors):
+                code = (faults.download_errors or faults.resume_errors).pop(0)
+                if code in S3_TOKEN_EXPIRY_CODES:
+                    self._dead_tokens[token] = code
+                return _s3_error(code)
+            if faults.substitute_body is not None:
+                body = HTML_ERROR_PAGE if faults.substitute_body == "html" else b""
+                media = "text/html" if faults.substitute_body == "html" else "binary/octet-stream"
+                return Response(body, status_code=200, media_type=media)
             cut: int | None = None
-            if record.faults.cut_download_after is not None and record.faults.cut_downloads > 0:
-                record.faults.cut_downloads -= 1
-                cut = record.faults.cut_download_after
-            path, etag = record.file, record.etag
-        size = path.stat().st_size
-        start, end = 0, size - 1
-        status = 200
-        range_header = request.headers.get("range")
-        if range_header:
-            parsed = _parse_range(range_header, size)
-            if parsed is None:
-                return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
-            start, end = parsed
-            status = 206
-        headers = {
-            "Content-Length": str(end - start + 1),
-            "ETag": f'"{etag}"',
-            "Accept-Ranges": "bytes",
-            "Last-Modified": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(path.stat().st_mtime)),
-        }
+            if faults.cut_download_after is not None and faults.cut_downloads > 0:
+                faults.cut_downloads -= 1
+                cut = faults.cut_download_after
+            short: int | None = None
+            if faults.short_body_after is not None and faults.short_bodies > 0:
+                faults.short_bodies -= 1
+                short = faults.short_body_after
+            path, etag, tid = record.file, self._etag(record), record.id
+            modified = path.stat().st_mtime - (faults.file_age_seconds or 0.0)
+            slow: tuple[int, float] | None = None
+            if faults.slow_body_after is not None:
+                slow = (faults.slow_body_after, faults.slow_body_delay)
+            unknown_length = faults.unknown_length
+        if range_header and parsed is None and not unknown_length:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        start, end, status = 0, size - 1, 200
+        if parsed is not None and not unknown_length:
+            (start, end), status = parsed, 206
+        headers = {"Accept-Ranges": "bytes", "Last-Modified": formatdate(modified, usegmt=True)}
+        if etag:
+            headers["ETag"] = f'"{etag}"'
+        if not unknown_length:
+            headers["Content-Length"] = str(end - start + 1)
         if status == 206:
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+
+        def count(sent: int) -> None:
+            with self._lock:
+                self._served[tid] = self._served.get(tid, 0) + sent
+
         return StreamingResponse(
-            _iter_file(path, start, end + 1, cut=cut),
+            _iter_file(path, start, end + 1, cut=cut, short=short, slow=slow, count=count),
             status_code=status,
             headers=headers,
             media_type="binary/octet-stream",
         )
+
+    @staticmethod
+    def _etag(record: _Transcript) -> str:
+        style = record.faults.etag_style
+        if style == "none":
+            return ""
+        if style == "multipart":
+            size = record.file.stat().st_size if record.file else 0
+            return f"{record.etag}-{max(1, -(-size // (8 * 1024 * 1024)))}"
+        return record.etag
 
 
 class _CutConnection(Exception):
     """Raised inside a response body to drop the connection mid-stream."""
 
 
-async def _iter_file(path: Path, start: int, stop: int, cut: int | None = None) -> AsyncIterator[bytes]:
+async def _iter_file(
+    path: Path,
+    start: int,
+    stop: int,
+    *,
+    cut: int | None = None,
+    short: int | None = None,
+    slow: tuple[int, float] | None = None,
+    count: Callable[[int], None] | None = None,
+) -> AsyncIterator[bytes]:
+    """Yield ``path[start:stop]``: dropped after ``cut`` bytes, ended early after ``short``, slowed."""
     sent = 0
     with path.open("rb") as handle:
         handle.seek(start)
         position = start
         while position < stop:
             size = min(CHUNK, stop - position)
-            if cut is not None:
-                if sent >= cut:
-                    raise _CutConnection
-                size = min(size, cut - sent)
+            if slow is not None and position >= slow[0]:
+                size = min(size, SLOW_CHUNK)
+                await asyncio.sleep(slow[1])
+            elif slow is not None:
+                size = min(size, slow[0] - position)
+            for limit in (cut, short):
+                if limit is not None:
+                    size = min(size, max(0, limit - sent))
+            if cut is not None and sent >= cut:
+                raise _CutConnection
+            if short is not None and sent >= short:
+                return
             chunk = handle.read(size)
             if not chunk:
                 break
             position += len(chunk)
             sent += len(chunk)
+            if count is not None:
+                count(len(chunk))
             yield chunk
+
+
+def _s3_error(code: str) -> Response:
+    """Answer an S3 XML error with the status that goes with ``code``."""
+    status, message = S3_ERRORS.get(code, (400, "Scripted error."))
+    body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    return Response(body, status_code=status, media_type="application/xml")
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:

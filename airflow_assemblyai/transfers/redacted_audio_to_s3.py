@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -13,9 +15,22 @@ from airflow_assemblyai.exceptions import (
     AssemblyAIError,
     AssemblyAIFinalError,
     AssemblyAIInvalidInputError,
+    AssemblyAITransientError,
 )
-from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook, mask_redirect_location
+from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.redaction import AudioFormat, audio_format_of, judge_transcript
+from airflow_assemblyai.transfers.archive import (
+    META_AUDIO_FORMAT,
+    META_SOURCE_ETAG,
+    META_SOURCE_LENGTH,
+    META_TRANSCRIPT_ID,
+    ArchivedObject,
+    archive_uri,
+    split_s3_location,
+)
+from airflow_assemblyai.transfers.audio_header import HEADER_BYTES, check_audio_header
+from airflow_assemblyai.transfers.s3_upload import GuardedUpload, explain_s3_error, s3_error_code
 from airflow_assemblyai.transfers.stream import ResumableDownload
 
 if TYPE_CHECKING:
@@ -38,12 +53,27 @@ DEFAULT_TRANSFER_CONFIG: dict[str, Any] = {
     # The classic s3transfer reads a non-seekable stream part by part (bounded memory).
     "preferred_transfer_client": "classic",
 }
-#: Object metadata keys (sent as ``x-amz-meta-*``).
-META_TRANSCRIPT_ID = "assemblyai-transcript-id"
-META_SOURCE_ETAG = "assemblyai-source-etag"
-META_SOURCE_LENGTH = "assemblyai-source-length"
-META_AUDIO_FORMAT = "assemblyai-audio-format"
 KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
+#: How long AssemblyAI keeps a redacted audio file, and how early the transfer warns before that.
+RETENTION = timedelta(hours=24)
+RETENTION_WARNING = timedelta(hours=2)
+#: Copies tried per task attempt when a concurrent write gets in the way (409, a vanished upload).
+WRITE_ROUNDS = 3
+#: S3 answers after which the copy is simply tried again.
+_RETRY_CODES = frozenset({"ConditionalRequestConflict", "NoSuchUpload"})
+
+
+@dataclass
+class _RunningCopy:
+    """The parts of a copy in flight that ``on_kill`` must stop."""
+
+    stream: ResumableDownload
+    upload: GuardedUpload | None = None
+
+    def stop(self) -> None:
+        self.stream.cancel()
+        if self.upload is not None:
+            self.upload.cancel()
 
 
 class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
@@ -52,16 +82,21 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
     Each attempt asks AssemblyAI for a fresh pre-signed URL (masked, never stored) and streams it
     with a plain HTTP client into an S3 multipart upload through ``S3Hook`` (boto3's managed
     transfer): memory stays bounded by part size times in-memory chunks, nothing touches local disk.
-    A cut download resumes with ``Range``; an expired URL is replaced. Each part carries a checksum
-    S3 verifies; the whole stream is checked against the announced length and, where the source's
-    ETag is a plain MD5, against an MD5 computed on the way, before the upload is completed. Any
-    failure aborts the upload, so the object appears whole or not at all.
+    A cut download resumes with ``Range``; a URL whose credentials expired is replaced. Before the
+    upload completes the bytes are shown to be the file: a WAV or MP3 header, the total length the
+    file host announced, and the MD5 where its ETag is one; each part carries a checksum S3
+    verifies. Any failure, and ``on_kill``, aborts the upload, so the object appears whole or not
+    at all.
 
     With ``replace=False`` a key that already holds this transcript's audio (metadata written by this
     operator) is a success without any download, even after AssemblyAI dropped the file; any other
-    object there fails the task and stays untouched. ``replace=True`` overwrites.
+    object there fails the task and stays untouched. The write itself is conditional
+    (``If-None-Match: *``), so of two tasks racing to one key exactly one completes; stores that
+    answer the condition with 501 get the unconditional write after a check, with a warning.
+    ``replace=True`` overwrites.
 
-    Outlets that are an :class:`~airflow.sdk.AssetAlias` receive the concrete ``s3://`` asset.
+    The key is taken literally (``#``, ``?`` and ``//`` included); the returned URI and the asset
+    added to an :class:`~airflow.sdk.AssetAlias` among the outlets percent-encode it.
 
     :param transcript_id: the AssemblyAI transcript whose redacted audio is copied (templated).
     :param s3_bucket: destination bucket (templated); may be omitted when ``s3_key`` is ``s3://bucket/key``.
@@ -123,6 +158,8 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         self.max_download_attempts = max_download_attempts
         self.download_timeout = download_timeout
         self.verify_md5 = verify_md5
+        self._running: _RunningCopy | None = None
+        self._kill_requested = False
         self._check_static_arguments()
 
     # -- hooks ----------------------------------------------------------------------------------
@@ -149,48 +186,83 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
 
     def execute(self, context: Context) -> str:
         """Stream the redacted audio into S3 (or find it there already); return ``s3://bucket/key``."""
-        transcript_id, bucket, key = self.resolve_arguments()
-        uri = f"s3://{bucket}/{key}"
-        if self._already_there(transcript_id, bucket, key):
-            self.log.info(
-                "%s already holds the redacted audio of transcript %s; nothing to copy.", uri, transcript_id
-            )
-        else:
-            self.copy(transcript_id, bucket, key)
+        from botocore.exceptions import ClientError
+
+        transcript_id, bucket, key = self._resolve_arguments()
+        uri = archive_uri(bucket, key)
+        try:
+            self._archive(transcript_id, bucket, key)
+        except ClientError as exc:
+            raise explain_s3_error(
+                exc, bucket=bucket, key=key, write_permissions=self._write_permissions()
+            ) from None
         self._add_to_asset_aliases(context, uri)
         return uri
 
-    def resolve_arguments(self) -> tuple[str, str, str]:
+    def on_kill(self) -> None:
+        """Stop a running copy: shut the download's connection and abort the multipart upload.
+
+        Airflow calls this on SIGTERM (from the signal handler) and after an execution timeout,
+        and sends SIGKILL a few seconds later; nothing here waits for the reading thread.
+        """
+        self._kill_requested = True
+        running = self._running
+        if running is not None:
+            self.log.warning("Stopping the transfer: closing the download and aborting the upload.")
+            running.stop()
+
+    def _resolve_arguments(self) -> tuple[str, str, str]:
         """Return ``(transcript_id, bucket, key)`` after checking them; raise naming the field to fix."""
-        transcript_id = str(self.transcript_id or "").strip()
-        if not transcript_id:
-            raise AssemblyAIInvalidInputError(
-                "transcript_id is empty: pass the id returned by the transcribe task (its XCom)."
-            )
-        bucket = str(self.s3_bucket or "").strip()
-        key = str(self.s3_key or "").strip()
-        if not key:
-            raise AssemblyAIInvalidInputError("s3_key is empty: pass the object key, or s3://bucket/key.")
-        if key.startswith("s3://"):
-            parts = urlsplit(key)
-            url_bucket, key = parts.netloc, parts.path.lstrip("/")
-            if not url_bucket or not key:
-                raise AssemblyAIInvalidInputError(
-                    f"s3_key {self.s3_key!r} names no bucket or no key: write it as s3://bucket/key."
-                )
-            if bucket and bucket != url_bucket:
-                raise AssemblyAIInvalidInputError(
-                    f"s3_key names bucket {url_bucket!r} but s3_bucket is {bucket!r}: leave s3_bucket empty "
-                    "or make them equal."
-                )
-            bucket = url_bucket
-        if not bucket:
-            raise AssemblyAIInvalidInputError(
-                "s3_bucket is missing: pass s3_bucket, or a full s3://bucket/key as s3_key."
-            )
+        transcript_id = validate_transcript_id(self.transcript_id)
+        bucket, key = split_s3_location(self.s3_bucket, self.s3_key)
         return transcript_id, bucket, key
 
-    def copy(self, transcript_id: str, bucket: str, key: str) -> int:
+    def _archive(self, transcript_id: str, bucket: str, key: str) -> None:
+        """Copy unless the key holds this transcript's audio; settle races with conditional writes."""
+        create_only = not self.replace
+        last = ""
+        for _ in range(WRITE_ROUNDS):
+            if self._existing_archive(transcript_id, bucket, key):
+                return
+            try:
+                self._copy(transcript_id, bucket, key, create_only=create_only)
+                return
+            except Exception as exc:
+                if self._kill_requested:
+                    raise AssemblyAITransientError(
+                        f"The transfer to s3://{bucket}/{key} was stopped (the task is being killed): the "
+                        "download was closed, any multipart upload aborted, nothing written."
+                    ) from exc
+                code, status = _client_error_code(exc)
+                last = f"HTTP {status} {code}"
+                if status == 412 or code == "PreconditionFailed":
+                    # Another writer completed first: whose object it is decides (the next check).
+                    self.log.info("Another writer completed s3://%s/%s first; reading it.", bucket, key)
+                elif create_only and (status == 501 or code == "NotImplemented"):
+                    self.log.warning(
+                        "The S3 store does not implement conditional writes (If-None-Match; %s): copying "
+                        "again without them, after checking that the key is free. Two tasks writing one "
+                        "key at the same time could now overwrite each other.",
+                        last,
+                    )
+                    create_only = False
+                elif code in _RETRY_CODES:
+                    self.log.warning(
+                        "S3 answered %s to the write of s3://%s/%s (a concurrent write); trying again.",
+                        last,
+                        bucket,
+                        key,
+                    )
+                else:
+                    raise
+        if self._existing_archive(transcript_id, bucket, key):
+            return
+        raise AssemblyAITransientError(
+            f"The write of s3://{bucket}/{key} met concurrent writes {WRITE_ROUNDS} times (last: {last}); "
+            "retry the task later."
+        )
+
+    def _copy(self, transcript_id: str, bucket: str, key: str, *, create_only: bool) -> int:
         """Stream the transcript's redacted audio to ``bucket``/``key``; return the bytes copied."""
         transcript = self.hook.get_transcript(transcript_id)
         waiting = judge_transcript(transcript_id, transcript)
@@ -204,7 +276,10 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         description = f"the redacted audio of transcript {transcript_id}"
         with (
             httpx.Client(
-                timeout=httpx.Timeout(self.download_timeout, connect=10.0), follow_redirects=True
+                timeout=httpx.Timeout(self.download_timeout, connect=10.0),
+                follow_redirects=True,
+                # A redirect's URL is as secret as the pre-signed one: mask it before httpx logs it.
+                event_hooks={"response": [mask_redirect_location]},
             ) as client,
             ResumableDownload(
                 lambda: self._fresh_url(transcript_id),
@@ -216,19 +291,35 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 description=description,
             ) as stream,
         ):
-            stream.open()
-            audio_format = self._audio_format(stream.peek(12), audio_format_of(transcript), transcript_id)
-            extra_args = self._upload_args(transcript_id, stream, audio_format)
-            self.log.info(
-                "Streaming %s (%s, %s bytes, ETag %s) to s3://%s/%s",
-                description,
-                audio_format,
-                stream.length if stream.length is not None else "unknown",
-                stream.etag or "none",
-                bucket,
-                key,
-            )
-            s3.get_conn().upload_fileobj(stream, bucket, key, ExtraArgs=extra_args, Config=s3.transfer_config)
+            running = self._running = _RunningCopy(stream)
+            try:
+                if self._kill_requested:
+                    stream.cancel()
+                stream.open()
+                self._warn_when_expiring(transcript_id, stream.last_modified)
+                audio_format = self._audio_format(stream, audio_format_of(transcript), description)
+                running.upload = GuardedUpload(
+                    client=s3.get_conn(),
+                    bucket=bucket,
+                    key=key,
+                    extra_args=self._upload_args(transcript_id, stream, audio_format),
+                    config=s3.transfer_config,
+                    create_only=create_only,
+                )
+                self.log.info(
+                    "Streaming %s (%s, %s bytes, ETag %s) to s3://%s/%s%s",
+                    description,
+                    audio_format,
+                    stream.length if stream.length is not None else "unknown",
+                    stream.etag or "none",
+                    bucket,
+                    key,
+                    " (create only)" if create_only else "",
+                )
+                # An execution timeout interrupts this thread: stop at once, as on SIGTERM.
+                running.upload.run(stream, on_interrupt=self.on_kill)
+            finally:
+                self._running = None
             self.log.info(
                 "Copied %d bytes to s3://%s/%s (%d download attempt(s), MD5 %s).",
                 stream.bytes_received,
@@ -251,25 +342,29 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             )
         return audio.url
 
-    def _already_there(self, transcript_id: str, bucket: str, key: str) -> bool:
+    def _existing_archive(self, transcript_id: str, bucket: str, key: str) -> bool:
         """Return True when the key holds this transcript's audio; raise if it holds another object."""
         head = self.s3_hook.head_object(key, bucket)
         if head is None:
             return False
-        metadata = head.get("Metadata") or {}
-        ours = metadata.get(META_TRANSCRIPT_ID) == transcript_id and metadata.get(META_SOURCE_LENGTH) == str(
-            head.get("ContentLength")
-        )
+        found = ArchivedObject.from_head(head)
         if self.replace:
             self.log.info("s3://%s/%s exists; replace=True, so it will be overwritten.", bucket, key)
             return False
-        if ours:
+        if found.holds(transcript_id):
+            self.log.info(
+                "s3://%s/%s already holds the redacted audio of transcript %s%s; nothing to copy.",
+                bucket,
+                key,
+                transcript_id,
+                ""
+                if found.recorded_length is not None
+                else " (recognised by its transcript id: no length was recorded)",
+            )
             return True
-        holder = metadata.get(META_TRANSCRIPT_ID)
-        what = f"the audio of transcript {holder}" if holder else "an object this operator did not write"
         raise AssemblyAIFinalError(
-            f"s3://{bucket}/{key} already exists and holds {what}; it was left untouched. Set replace=True "
-            "to overwrite it, or choose another s3_key."
+            f"s3://{bucket}/{key} already exists and holds {found.describe(transcript_id)}; it was left "
+            "untouched. Set replace=True to overwrite it, or choose another s3_key."
         )
 
     def _abort_unfinished_uploads(self, bucket: str, key: str) -> None:
@@ -287,21 +382,41 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                         upload.get("Initiated"),
                     )
 
-    def _audio_format(self, head: bytes, requested: AudioFormat, transcript_id: str) -> AudioFormat:
-        """Return the format the file's first bytes show; warn when it is not the one requested."""
-        found = sniff_audio_format(head)
-        if found is None:
+    def _warn_when_expiring(self, transcript_id: str, rendered_at: datetime | None) -> None:
+        """Warn when AssemblyAI's 24 hours for the file (from its ``Last-Modified``) are nearly over."""
+        if rendered_at is None or rendered_at.tzinfo is None:
+            return
+        left = rendered_at + RETENTION - datetime.now(UTC)
+        if left > RETENTION_WARNING:
+            return
+        when = rendered_at.strftime("%Y-%m-%d %H:%M UTC")
+        if left.total_seconds() <= 0:
             self.log.warning(
-                "The redacted audio of transcript %s starts with neither a WAV nor an MP3 header; "
-                "labelling it %s as requested.",
+                "The redacted audio of transcript %s was rendered at %s, more than AssemblyAI's 24 hours "
+                "ago: it may disappear at any moment.",
                 transcript_id,
-                requested,
+                when,
             )
-            return requested
+            return
+        minutes = int(left.total_seconds() // 60)
+        self.log.warning(
+            "The redacted audio of transcript %s was rendered at %s; AssemblyAI keeps it 24 hours, so about "
+            "%dh%02dm are left to archive it. After that the audio must be submitted again.",
+            transcript_id,
+            when,
+            minutes // 60,
+            minutes % 60,
+        )
+
+    def _audio_format(
+        self, stream: ResumableDownload, requested: AudioFormat, description: str
+    ) -> AudioFormat:
+        """Return the format the file's first bytes show; refuse what is not audio."""
+        found = check_audio_header(stream.peek(HEADER_BYTES), stream.length, description=description)
         if found != requested:
             self.log.warning(
-                "Transcript %s asked for %s redacted audio but the file is %s; labelling it %s.",
-                transcript_id,
+                "%s was asked for as %s but the file is %s; labelling it %s.",
+                description[0].upper() + description[1:],
                 requested,
                 found,
                 found,
@@ -323,7 +438,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         }
         if self.checksum_algorithm:
             args["ChecksumAlgorithm"] = self.checksum_algorithm
-        encryption = self.server_side_encryption or ("aws:kms" if self.sse_kms_key_id else None)
+        encryption = self._encryption()
         if encryption:
             args["ServerSideEncryption"] = encryption
         if self.sse_kms_key_id:
@@ -335,6 +450,20 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         if self.tags:
             args["Tagging"] = urlencode(self.tags)
         return args
+
+    def _encryption(self) -> str | None:
+        return self.server_side_encryption or ("aws:kms" if self.sse_kms_key_id else None)
+
+    def _write_permissions(self) -> str:
+        """Name the permissions the upload needs with the options chosen."""
+        needs = ["s3:PutObject"]
+        if self.tags:
+            needs.append("s3:PutObjectTagging")
+        if self.acl_policy:
+            needs.append("s3:PutObjectAcl")
+        if self._encryption() in KMS_ENCRYPTION:
+            needs.append("kms:GenerateDataKey and kms:Decrypt on the KMS key")
+        return ", ".join(needs) + " on the key"
 
     def _check_static_arguments(self) -> None:
         if self.max_download_attempts < 1:
@@ -368,7 +497,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         from airflow.providers.common.compat.openlineage.facet import Dataset
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        transcript_id, bucket, key = self.resolve_arguments()
+        transcript_id, bucket, key = self._resolve_arguments()
         source = Dataset(namespace=self._lineage_namespace(), name=f"v2/transcript/{transcript_id}")
         target = Dataset(namespace=f"s3://{bucket}", name=key)
         return OperatorLineage(inputs=[source], outputs=[target])
@@ -381,10 +510,10 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         return f"{parts.scheme}://{parts.netloc}"
 
 
-def sniff_audio_format(head: bytes) -> AudioFormat | None:
-    """Return ``wav`` or ``mp3`` from a file's first bytes (RIFF/WAVE, ID3 or an MPEG frame sync)."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "wav"
-    if head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return "mp3"
-    return None
+def _client_error_code(exc: BaseException) -> tuple[str, int]:
+    """Return ``(Code, HTTP status)`` when ``exc`` is a botocore ``ClientError``; empty otherwise."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        return s3_error_code(exc)
+    return "", 0

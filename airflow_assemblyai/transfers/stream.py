@@ -7,12 +7,15 @@ upload asks for them, and never land on disk.
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import hashlib
 import io
 import logging
 import random
 import re
-import time
+import socket
+import threading
 from typing import TYPE_CHECKING
 
 import httpx
@@ -20,19 +23,27 @@ import httpx
 from airflow_assemblyai.exceptions import (
     AssemblyAIRequestError,
     AssemblyAITransientError,
+    RedactedAudioExpiredError,
     RedactedAudioIntegrityError,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from datetime import datetime
 
 log = logging.getLogger(__name__)
 
 #: File-host answers worth another attempt after a backoff.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: S3 error codes that mean "the URL's credentials expired: mint a fresh URL" (400 or 403).
+EXPIRY_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired", "RequestExpired"})
 
 _MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+_XML_CODE = re.compile(rb"<Code>\s*([^<]{1,100}?)\s*</Code>")
+_XML_MESSAGE = re.compile(rb"<Message>\s*([^<]{0,300}?)\s*</Message>")
+#: An error body is read up to this many bytes for its XML code.
+_ERROR_BODY_LIMIT = 16 * 1024
 #: Server-side encryption modes under which an S3 ETag is not the MD5 of the bytes.
 _ETAG_NOT_MD5_SSE = ("aws:kms", "aws:kms:dsse")
 
@@ -52,14 +63,24 @@ class ResumableDownload(io.RawIOBase):
 
     ``read(n)`` returns exactly ``n`` bytes until the end of the file (a consumer such as
     s3transfer takes a short read for the end). Bytes are counted on the raw stream (no content
-    decoding), so a resume asks for exactly the next byte. The read that reaches the end checks the
-    byte count against the length the server announced and, when the ``ETag`` is a plain MD5, the
-    MD5 computed while streaming; a mismatch raises :class:`RedactedAudioIntegrityError`, so an
-    upload reading this object is aborted instead of completed.
+    decoding), so a resume asks for exactly the next byte.
 
-    A fresh URL is asked of ``fresh_url`` for the first request and after every 403 (an expired
-    pre-signed URL). Connection attempts are bounded by ``max_attempts`` for the whole download,
-    the first included. No message ever carries the URL.
+    The first request asks for ``Range: bytes=0-``, so the total length is known from
+    ``Content-Length`` (200) or from the total of ``Content-Range`` (206). A download whose length
+    is unknown and whose ``ETag`` is not a plain MD5 cannot be verified and is refused at once. The
+    read that reaches the end checks the byte count against the length and, when the ``ETag`` is a
+    plain MD5, the MD5 computed while streaming; a mismatch raises
+    :class:`RedactedAudioIntegrityError`, so an upload reading this object is aborted, not completed.
+
+    A fresh URL is asked of ``fresh_url`` for the first request and whenever the file host says the
+    URL's credentials expired: S3's XML error code is read on 400 and 403 alike (``ExpiredToken``,
+    ``TokenRefreshRequired``, ``RequestExpired``, or ``AccessDenied`` "Request has expired"). From the
+    second expiry in a row on, each refresh waits a backoff first. Any other 403 gets one fresh URL;
+    refused again, it is final. A 404 means the file is gone. Connection attempts are bounded by
+    ``max_attempts`` for the whole download, the first included. No message ever carries the URL.
+
+    :meth:`cancel` stops the download from another thread (``on_kill``), waking a read that is
+    blocked on the network.
 
     :param fresh_url: returns a newly minted (and already masked) URL of the file.
     :param client: a plain ``httpx.Client``; it must not carry API credentials.
@@ -95,12 +116,14 @@ class ResumableDownload(io.RawIOBase):
         self.chunk_size = chunk_size
         self.verify_md5 = verify_md5
         self.description = description
-        #: Length the server announced (``Content-Length`` of the first answer), if any.
+        #: Total length of the file as the first answer announced it, if it did.
         self.length: int | None = None
         #: ``ETag`` of the first answer without quotes, if any.
         self.etag: str | None = None
         #: Whether the ``ETag`` is a plain MD5 of the bytes (and will be checked).
         self.etag_is_md5 = False
+        #: ``Last-Modified`` of the first answer, if any.
+        self.last_modified: datetime | None = None
         #: Connection attempts made so far.
         self.attempts = 0
         #: Times the download resumed after a fault.
@@ -116,6 +139,9 @@ class ResumableDownload(io.RawIOBase):
         self._done = False
         self._announced = False
         self._last_fault = ""
+        self._expiries_in_a_row = 0
+        self._denials_in_a_row = 0
+        self._cancelled = threading.Event()
 
     # -- file object protocol -----------------------------------------------------------------
 
@@ -164,6 +190,25 @@ class ResumableDownload(io.RawIOBase):
             self._pull()
         return b"".join(self._pending)[:size]
 
+    def cancel(self) -> None:
+        """Stop the download from any thread: later reads raise, a read blocked on the network wakes.
+
+        The connection is shut down at the socket, which is safe from another thread; the reading
+        thread closes the response itself as it unwinds.
+        """
+        self._cancelled.set()
+        response = self._response
+        stream = response.extensions.get("network_stream") if response is not None else None
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    @property
+    def cancelled(self) -> bool:
+        """Return True once :meth:`cancel` was called."""
+        return self._cancelled.is_set()
+
     @property
     def bytes_received(self) -> int:
         """Return the number of body bytes received from the network so far."""
@@ -194,16 +239,24 @@ class ResumableDownload(io.RawIOBase):
         self._pending_size -= size
         return b"".join(parts)
 
+    def _check_cancelled(self) -> None:
+        if self._cancelled.is_set():
+            self._drop_response()
+            raise AssemblyAITransientError(
+                f"The download of {self.description} was cancelled after {self._received} bytes "
+                "(the task is being stopped)."
+            )
+
     def _pull(self) -> None:
         """Append the next chunk from the network to the pending bytes, resuming after faults."""
         while True:
+            self._check_cancelled()
             try:
-                if self._chunks is None:
-                    self._connect()
-                assert self._chunks is not None
-                chunk = self._next_raw_chunk(self._chunks)
+                chunks = self._chunks if self._chunks is not None else self._connect()
+                chunk = self._next_raw_chunk(chunks)
             except _Interrupted as fault:
                 self._drop_response()
+                self._check_cancelled()
                 self._note_fault(fault)
                 continue
             if chunk is None:
@@ -239,9 +292,10 @@ class ResumableDownload(io.RawIOBase):
             self._md5.update(chunk)
         return chunk
 
-    def _connect(self) -> None:
+    def _connect(self) -> Iterator[bytes]:
         """Open a response at the next byte to receive, retrying within the attempt budget."""
         while True:
+            self._check_cancelled()
             if self.attempts >= self.max_attempts:
                 raise AssemblyAITransientError(
                     f"The download of {self.description} did not complete within {self.max_attempts} "
@@ -251,9 +305,8 @@ class ResumableDownload(io.RawIOBase):
             self.attempts += 1
             if self._url is None:
                 self._url = self._fresh_url()
-            headers = {"Accept-Encoding": "identity"}
-            if self._received:
-                headers["Range"] = f"bytes={self._received}-"
+            # Always ranged: the first answer then states the total even without Content-Length.
+            headers = {"Accept-Encoding": "identity", "Range": f"bytes={self._received}-"}
             try:
                 request = self._client.build_request("GET", self._url, headers=headers)
                 response = self._client.send(request, stream=True)
@@ -271,13 +324,15 @@ class ResumableDownload(io.RawIOBase):
                 raise
             self._response = response
             self._chunks = response.iter_raw(self.chunk_size)
-            return
+            # A cancel() that ran before the line above could not shut this connection: check again.
+            self._check_cancelled()
+            return self._chunks
 
     def _accept(self, response: httpx.Response) -> None:
         """Check an answer: record length and ETag on the first, check a resume against them."""
         code = response.status_code
-        if code == 403:
-            raise _Interrupted("HTTP 403 (URL expired or refused)", refresh_url=True, backoff=False)
+        if code in (400, 403, 404):
+            self._refused(response)
         if code in RETRYABLE_STATUSES:
             raise _Interrupted(f"HTTP {code}")
         if code == 416:
@@ -289,48 +344,86 @@ class ResumableDownload(io.RawIOBase):
             raise AssemblyAIRequestError(
                 f"The file host refused the download of {self.description} (HTTP {code}).", http_status=code
             )
+        self._expiries_in_a_row = self._denials_in_a_row = 0
         etag = _plain_etag(response.headers.get("ETag"))
+        total = None
+        if code == 206:
+            match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+            if match is None or int(match.group(1)) != self._received:
+                raise RedactedAudioIntegrityError(
+                    f"The file host answered a request for {self.description} from byte {self._received} "
+                    "with the wrong range; the upload is aborted."
+                )
+            total = None if match.group(3) == "*" else int(match.group(3))
+        else:
+            total = _content_length(response)
         if not self._announced:
-            self._first_answer(response, etag)
-        elif etag and self.etag and etag != self.etag:
+            self._first_answer(response, etag, total)
+            if code == 200:
+                self._skip = self._received
+            return
+        if etag and self.etag and etag != self.etag:
             raise RedactedAudioIntegrityError(
                 f"{self.description} changed on the file host during the download (ETag {self.etag} became "
                 f"{etag}); the upload is aborted."
             )
-        if code == 200:
-            length = response.headers.get("Content-Length")
-            if self.length is not None and length and length.isdigit() and int(length) != self.length:
-                raise RedactedAudioIntegrityError(
-                    f"The length of {self.description} changed during the download ({self.length} became "
-                    f"{length}); the upload is aborted."
-                )
-            # A full answer even though a range was asked for: drop what was received already.
-            self._skip = self._received
-            return
-        match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
-        if match is None or int(match.group(1)) != self._received:
-            raise RedactedAudioIntegrityError(
-                f"The file host answered a resume of {self.description} at byte {self._received} with the "
-                "wrong range; the upload is aborted."
-            )
-        total = match.group(3)
-        if self.length is not None and total != "*" and int(total) != self.length:
+        if self.length is not None and total is not None and total != self.length:
             raise RedactedAudioIntegrityError(
                 f"The length of {self.description} changed during the download ({self.length} became "
                 f"{total}); the upload is aborted."
             )
+        if code == 200:
+            # A full answer even though a range was asked for: drop what was received already.
+            self._skip = self._received
 
-    def _first_answer(self, response: httpx.Response, etag: str | None) -> None:
+    def _refused(self, response: httpx.Response) -> None:
+        """Judge a 400, 403 or 404 by S3's XML error: raise to refresh the URL, or a final error."""
+        code = response.status_code
+        s3_code, message = _s3_error(response)
+        label = f"HTTP {code} {s3_code}".strip()
+        expired = s3_code in EXPIRY_CODES or (
+            code == 403 and s3_code in ("AccessDenied", "") and "expired" in message.lower()
+        )
+        if expired:
+            self._expiries_in_a_row += 1
+            self._denials_in_a_row = 0
+            raise _Interrupted(
+                f"{label}: the URL's credentials expired",
+                refresh_url=True,
+                backoff=self._expiries_in_a_row >= 2,
+            )
+        if code == 404:
+            raise RedactedAudioExpiredError(
+                f"The file host no longer has {self.description} ({label}): AssemblyAI keeps redacted audio "
+                "for 24 hours after the transcript completes. Submit the audio again for a new one.",
+                http_status=code,
+                api_error=s3_code,
+            )
+        if code == 403 and self._denials_in_a_row == 0:
+            self._denials_in_a_row += 1
+            self._expiries_in_a_row = 0
+            raise _Interrupted(f"{label} (refused; trying a fresh URL)", refresh_url=True, backoff=False)
+        again = " even with a fresh URL" if code == 403 else ""
+        raise AssemblyAIRequestError(
+            f"The file host refused the download of {self.description} ({label}{again}"
+            f"{': ' + message if message else ''}).",
+            http_status=code,
+            api_error=s3_code,
+        )
+
+    def _first_answer(self, response: httpx.Response, etag: str | None, total: int | None) -> None:
         self._announced = True
-        length = response.headers.get("Content-Length")
-        self.length = int(length) if length and length.isdigit() else None
+        self.length = total
         self.etag = etag
         encrypted = response.headers.get("x-amz-server-side-encryption", "").lower() in _ETAG_NOT_MD5_SSE
         customer_key = "x-amz-server-side-encryption-customer-algorithm" in response.headers
         self.etag_is_md5 = bool(etag and _MD5_ETAG.fullmatch(etag)) and not (encrypted or customer_key)
-        if self.length is None:
-            log.warning(
-                "The file host announced no length for %s; its size cannot be checked.", self.description
+        self.last_modified = _http_date(response.headers.get("Last-Modified"))
+        if self.length is None and not (self.verify_md5 and self.etag_is_md5):
+            raise RedactedAudioIntegrityError(
+                f"The file host announced neither a length (Content-Length or a Content-Range total) nor "
+                f"an MD5 ETag for {self.description}, so a cut-short copy could not be told from the whole "
+                "file; nothing was archived. A task retry may get a better answer."
             )
 
     def _note_fault(self, fault: _Interrupted) -> None:
@@ -355,7 +448,7 @@ class ResumableDownload(io.RawIOBase):
             wait,
         )
         if wait:
-            time.sleep(wait)
+            self._cancelled.wait(wait)
 
     def _drop_response(self) -> None:
         if self._response is not None:
@@ -388,3 +481,37 @@ def _plain_etag(value: str | None) -> str | None:
     if value.startswith("W/"):
         value = value[2:]
     return value.strip('"').lower() or None
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("Content-Length", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _s3_error(response: httpx.Response) -> tuple[str, str]:
+    """Return ``(Code, Message)`` of an S3 XML error body (empty strings when there is none)."""
+    body = b""
+    try:
+        if response.is_stream_consumed:  # an answer built with its content already read
+            body = response.content
+        else:
+            for chunk in response.iter_raw():
+                body += chunk
+                if len(body) >= _ERROR_BODY_LIMIT:
+                    break
+    except (httpx.HTTPError, httpx.StreamError):
+        pass
+    code, message = _XML_CODE.search(body), _XML_MESSAGE.search(body)
+    return (
+        code.group(1).decode("utf-8", "replace") if code else "",
+        message.group(1).decode("utf-8", "replace") if message else "",
+    )

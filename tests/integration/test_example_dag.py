@@ -65,6 +65,7 @@ def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
 
     logs = "".join(capfd.readouterr())
     assert "archive_to_s3" in logs  # the task logs were captured
+    assert f"holds the audio of transcript {transcript_id}" in logs  # the purge checked the archive
     assert emulator.api_key not in logs
     downloads = [r for r in emulator.requests if r.kind == "download"]
     assert downloads

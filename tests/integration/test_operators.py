@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boto3
 import pytest
 from airflow.sdk import ObjectStoragePath
 
@@ -80,3 +81,73 @@ def test_delete_twice_succeeds_and_unknown_id_fails(emulator: Emulator) -> None:
     assert emulator.deleted(tid)
     with pytest.raises(AssemblyAIFinalError):
         AssemblyAIDeleteTranscriptOperator(task_id="delete", transcript_id="never-known").execute({})  # type: ignore[arg-type]
+
+
+# -- the purge checks the archive first ---------------------------------------------------------------
+
+
+def delete_after_archive(transcript_id: str, archive_uri: str | None) -> AssemblyAIDeleteTranscriptOperator:
+    return AssemblyAIDeleteTranscriptOperator(
+        task_id="delete", transcript_id=transcript_id, archive_uri=archive_uri
+    )
+
+
+def test_delete_goes_ahead_when_the_archive_holds_the_transcripts_audio(
+    emulator: Emulator, s3_bucket: str, moto_server: str
+) -> None:
+    tid = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3.put_object(
+        Bucket=s3_bucket,
+        Key="calls/a#1.wav",
+        Body=b"RIFF....WAVE",
+        Metadata={"assemblyai-transcript-id": tid, "assemblyai-source-length": "12"},
+    )
+
+    delete_after_archive(tid, f"s3://{s3_bucket}/calls/a%231.wav").execute({})  # type: ignore[arg-type]
+
+    assert emulator.deleted(tid)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "words"),
+    [
+        (None, "there is no object at"),
+        ({}, "an object this provider did not write"),
+        ({"assemblyai-transcript-id": "another-transcript"}, "the audio of transcript another-transcript"),
+        ({"assemblyai-transcript-id": "{tid}", "assemblyai-source-length": "999"}, "recorded as 999 bytes"),
+    ],
+    ids=["missing", "foreign", "another-transcript", "wrong-length"],
+)
+def test_delete_refuses_when_the_archive_does_not_hold_the_transcripts_audio(
+    emulator: Emulator, s3_bucket: str, moto_server: str, metadata: dict[str, str] | None, words: str
+) -> None:
+    tid = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
+    if metadata is not None:
+        s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+        filled = {k: v.format(tid=tid) for k, v in metadata.items()}
+        s3.put_object(Bucket=s3_bucket, Key="a.wav", Body=b"RIFF....WAVE", Metadata=filled)
+
+    with pytest.raises(AssemblyAIFinalError, match=words) as caught:
+        delete_after_archive(tid, f"s3://{s3_bucket}/a.wav").execute({})  # type: ignore[arg-type]
+
+    assert "was not deleted" in str(caught.value)
+    assert not emulator.deleted(tid)
+    assert not [r for r in emulator.requests if r.method == "DELETE"]
+
+
+@pytest.mark.parametrize(
+    ("transcript_id", "archive_uri", "field"),
+    [
+        ("x/../other", None, "transcript_id"),
+        ("t-1", "", "archive_uri"),
+        ("t-1", "bucket/a.wav", "archive_uri"),
+    ],
+)
+def test_delete_bad_input_fails_before_any_request(
+    emulator: Emulator, transcript_id: str, archive_uri: str | None, field: str
+) -> None:
+    with pytest.raises(AssemblyAIInvalidInputError, match=field):
+        delete_after_archive(transcript_id, archive_uri).execute({})  # type: ignore[arg-type]
+
+    assert emulator.requests == []
