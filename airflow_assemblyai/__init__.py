@@ -7,6 +7,59 @@ from typing import Any
 __version__ = "0.1.0"
 
 
+def _connection_form_fields() -> dict[str, Any]:
+    """Return the extra fields of the AssemblyAI connection form (``conn-fields``).
+
+    Every field may be left empty: the hook reads an empty or ``null`` value as "not set".
+    """
+    from airflow_assemblyai.defaults import DEFAULT_SPEECH_MODELS, RETRY_DEFAULTS
+
+    def number(label: str, description: str, name: str, kind: str, minimum: float) -> dict[str, Any]:
+        default = RETRY_DEFAULTS[name]
+        return {
+            "label": label,
+            "description": description,
+            "schema": {
+                "type": [kind, "null"],
+                "minimum": minimum,
+                "default": int(default) if kind == "integer" else default,
+            },
+        }
+
+    return {
+        "region": {
+            "label": "Region",
+            "description": "us or eu; used only when no Base URL is set.",
+            "schema": {"type": ["string", "null"], "enum": ["us", "eu"], "default": "us"},
+        },
+        "speech_models": {
+            "label": "Speech models",
+            "description": (
+                "Default model chain, in priority order, comma-separated; a task's speech_models wins. "
+                f"Empty: {', '.join(DEFAULT_SPEECH_MODELS)}."
+            ),
+            "schema": {"type": ["string", "null"]},
+        },
+        "max_attempts": number(
+            "Max attempts", "Attempts per request on 408, 429, 5xx, timeouts.", "max_attempts", "integer", 1
+        ),
+        "retry_wait_initial": number(
+            "Retry wait (s)",
+            "First backoff in seconds; it doubles each attempt, with jitter.",
+            "retry_wait_initial",
+            "number",
+            0,
+        ),
+        "retry_wait_max": number(
+            "Max retry wait (s)",
+            "Longest backoff and longest Retry-After honoured, in seconds.",
+            "retry_wait_max",
+            "number",
+            0,
+        ),
+    }
+
+
 def get_provider_info() -> dict[str, Any]:
     """Return the provider metadata that Airflow's ProvidersManager reads."""
     return {
@@ -26,18 +79,7 @@ def get_provider_info() -> dict[str, Any]:
                     "relabeling": {"password": "API key", "host": "Base URL (optional)"},
                     "placeholders": {"host": "https://api.assemblyai.com"},
                 },
-                "conn-fields": {
-                    "max_attempts": {
-                        "label": "Max attempts",
-                        "description": "Attempts per request on 429, 5xx and timeouts (default 5).",
-                        "schema": {"type": ["integer", "null"], "minimum": 1},
-                    },
-                    "region": {
-                        "label": "Region",
-                        "description": "us (default) or eu; used only when no Base URL is set.",
-                        "schema": {"type": ["string", "null"], "enum": ["us", "eu", None]},
-                    },
-                },
+                "conn-fields": _connection_form_fields(),
             }
         ],
         "hooks": [

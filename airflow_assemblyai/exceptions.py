@@ -41,6 +41,10 @@ class AssemblyAIAuthError(AssemblyAIRequestError):
     """AssemblyAI refused the API key (401/403)."""
 
 
+class SpeechModelRejectedError(AssemblyAIRequestError):
+    """AssemblyAI refused the speech model chain (missing, deprecated or retired models)."""
+
+
 class TranscriptNotFoundError(AssemblyAIRequestError):
     """AssemblyAI does not know this transcript id."""
 

@@ -3,13 +3,17 @@
 Without ``ASSEMBLYAI_API_KEY``: start the loopback AssemblyAI emulator and a local S3 (moto server),
 generate a short WAV, and run ``airflow dags test example_assemblyai_redacted_audio`` against them.
 With ``ASSEMBLYAI_API_KEY`` (and AWS credentials in the environment, plus ``--bucket``): run the same
-DAG against AssemblyAI and AWS. Every process it starts is stopped before it exits.
+DAG against AssemblyAI and AWS. ``--dry-run`` prints the transcript request the example DAG would send
+(the API key masked) and sends nothing, so nothing is billed. Every process it starts is stopped
+before it exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -65,13 +69,53 @@ def run_airflow(env: dict[str, str], *args: str, log: Path) -> None:
         raise SystemExit(f"demo: `airflow {' '.join(args[:2])}` failed (exit {done.returncode}):\n{tail}")
 
 
+def dag_conf(bucket: str, audio: str) -> dict[str, str]:
+    """Return the example DAG's run conf for an audio file or URL."""
+    source = {"audio_url": audio} if audio.startswith(("http://", "https://")) else {"audio_path": audio}
+    return {"bucket": bucket, "key_prefix": "calls/", **source}
+
+
+def dry_run(conf: dict[str, str], api_key: str) -> int:
+    """Print what the example DAG's transcribe task would send, rendered from ``conf``; send nothing."""
+    os.environ["AIRFLOW_CONN_ASSEMBLYAI_DEFAULT"] = json.dumps(
+        {"conn_type": "assemblyai", "password": api_key}
+    )
+    spec = importlib.util.spec_from_file_location(DAG_ID, REPO / "dags" / f"{DAG_ID}.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit("demo: the example DAG cannot be loaded")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    dag = module.dag
+    task = dag.get_task("transcribe")
+    params = copy.deepcopy(dag.params)
+    params.update(conf)
+    rendered_params = params.validate()
+    task.render_template_fields({"params": rendered_params})
+    body = task.submission_preview()
+    print("demo: dry run: nothing is sent. The example DAG would send:")
+    print(f"POST {task.hook.settings.base_url}/v2/transcript")
+    print(f"Authorization: {'*' * 8} (ASSEMBLYAI_API_KEY, {len(api_key)} characters, masked)")
+    print(json.dumps(body, indent=2, sort_keys=True))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bucket", default="redacted-audio", help="S3 bucket of the archive")
     parser.add_argument("--audio", help="audio file or URL to transcribe (default: a generated WAV)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the transcript request the example DAG would send (key masked); send nothing",
+    )
     args = parser.parse_args()
     real = bool(os.environ.get("ASSEMBLYAI_API_KEY"))
     started = time.monotonic()
+    if args.dry_run:
+        with tempfile.TemporaryDirectory(prefix="aai-demo-") as work:
+            os.environ.update(airflow_env(Path(work)))
+            audio = args.audio or str(Path(work) / "call.wav")
+            return dry_run(dag_conf(args.bucket, audio), os.environ.get("ASSEMBLYAI_API_KEY", "<API key>"))
 
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aai-demo-")))
@@ -104,8 +148,7 @@ def main() -> int:
             sample = work / "call.wav"
             sample.write_bytes(synth_wav(seconds=6.0))
             audio = str(sample)
-        source = {"audio_url": audio} if audio.startswith(("http://", "https://")) else {"audio_path": audio}
-        conf = {"bucket": args.bucket, "key_prefix": "calls/", **source}
+        conf = dag_conf(args.bucket, audio)
 
         log = work / "airflow.log"
         run_airflow(env, "db", "migrate", log=log)

@@ -24,8 +24,10 @@ from airflow_assemblyai.exceptions import (
     AssemblyAIRequestError,
     AssemblyAITransientError,
     AssemblyAIUnexpectedResponseError,
+    SpeechModelRejectedError,
     TranscriptNotFoundError,
 )
+from airflow_assemblyai.hooks.settings import ConnectionSettings, parse_speech_models, read_settings
 from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.redaction import (
     NOT_FOUND_TEXT,
@@ -38,15 +40,10 @@ from airflow_assemblyai.redaction import (
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import AsyncIterator, Callable, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
-    from airflow.sdk import Connection, ObjectStoragePath
+    from airflow.sdk import ObjectStoragePath
 
-DEFAULT_BASE_URL = "https://api.assemblyai.com"
-EU_BASE_URL = "https://api.eu.assemblyai.com"
-REGION_BASE_URLS = {"us": DEFAULT_BASE_URL, "eu": EU_BASE_URL}
-
-_RETRY_DEFAULTS: dict[str, float] = {"max_attempts": 5, "retry_wait_initial": 1.0, "retry_wait_max": 60.0}
 RETRYABLE_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
 UPLOAD_CHUNK_SIZE = 1024 * 1024
 
@@ -118,7 +115,9 @@ class AssemblyAIHook(BaseHook):
     """Talk to the AssemblyAI v2 API, with one retry policy for sync and async calls.
 
     The connection's password is the API key; its host, when set, is the base URL (the emulator's
-    ``http://127.0.0.1:PORT``, say); otherwise the extra ``region`` (``us`` or ``eu``) picks it.
+    ``http://127.0.0.1:PORT``, say); otherwise the extra ``region`` (``us`` or ``eu``) picks it. The
+    extra ``speech_models`` sets the model chain of every submission that names none. The connection
+    is read once, on first use, into :attr:`settings`.
 
     Passing faults (429 honouring ``Retry-After``, 500/502/503/504, timeouts, dropped connections)
     are retried with exponential backoff and jitter, ``max_attempts`` in all. ``POST`` requests
@@ -152,12 +151,12 @@ class AssemblyAIHook(BaseHook):
     ) -> None:
         super().__init__(**kwargs)
         self.assemblyai_conn_id = assemblyai_conn_id
-        self._retry_args: dict[str, float | None] = {
+        self._retry_overrides: dict[str, float | None] = {
             "max_attempts": max_attempts,
             "retry_wait_initial": retry_wait_initial,
             "retry_wait_max": retry_wait_max,
         }
-        self._apply_retry_settings({})
+        self._settings: ConnectionSettings | None = None
         self.timeout = (
             timeout
             if isinstance(timeout, httpx.Timeout)
@@ -167,82 +166,20 @@ class AssemblyAIHook(BaseHook):
 
     # -- connection -------------------------------------------------------------------------
 
-    def _apply_retry_settings(self, extra: dict[str, Any]) -> None:
-        """Set the retry budget: explicit argument, else connection extra, else default."""
-        values: dict[str, float] = {}
-        for name, default in _RETRY_DEFAULTS.items():
-            value = self._retry_args[name]
-            if value is None:
-                value = extra.get(name, default)
-            try:
-                values[name] = float(value)
-            except (TypeError, ValueError):
-                raise AssemblyAIInvalidInputError(
-                    f"Connection {self.assemblyai_conn_id!r}: {name} must be a number, got {value!r}."
-                ) from None
-        if values["max_attempts"] < 1 or values["retry_wait_initial"] < 0 or values["retry_wait_max"] < 0:
-            raise AssemblyAIInvalidInputError(
-                f"Retry settings of connection {self.assemblyai_conn_id!r} are out of range: max_attempts "
-                "must be 1 or more and the waits 0 or more."
+    @property
+    def settings(self) -> ConnectionSettings:
+        """Return the connection's settings, reading the connection on first use."""
+        if self._settings is None:
+            conn = self.get_connection(self.assemblyai_conn_id)
+            self._settings = read_settings(
+                self.assemblyai_conn_id, conn, conn.extra_dejson, self._retry_overrides
             )
-        self.max_attempts = int(values["max_attempts"])
-        self.retry_wait_initial = values["retry_wait_initial"]
-        self.retry_wait_max = values["retry_wait_max"]
+            mask_secret(self._settings.api_key)
+        return self._settings
 
-    def _settings(self, conn: Connection, extra: dict[str, Any]) -> tuple[str, str]:
-        """Return ``(base_url, api_key)`` from a connection, or raise naming the field to fix."""
-        self._apply_retry_settings(extra)
-        api_key = (conn.password or "").strip()
-        if not api_key:
-            raise AssemblyAIInvalidInputError(
-                f"Connection {self.assemblyai_conn_id!r} has no API key: set its password to your "
-                "AssemblyAI API key."
-            )
-        mask_secret(api_key)
-        host = (conn.host or "").strip()
-        if host:
-            base_url = host if "://" in host else f"https://{host}"
-            if conn.port and urlsplit(base_url).port is None:
-                base_url = f"{base_url.rstrip('/')}:{conn.port}"
-            return base_url.rstrip("/"), api_key
-        region = str(extra.get("region") or extra.get("extra__assemblyai__region") or "us").lower()
-        if region not in REGION_BASE_URLS:
-            raise AssemblyAIInvalidInputError(
-                f"Connection {self.assemblyai_conn_id!r}: extra field 'region' must be 'us' or 'eu', "
-                f"got {region!r}."
-            )
-        return REGION_BASE_URLS[region], api_key
-
-    def _client_kwargs(self, base_url: str, api_key: str) -> dict[str, Any]:
-        return {
-            "verify": _shared_ssl_context(),
-            "base_url": base_url,
-            "headers": {
-                "Authorization": api_key,
-                "User-Agent": f"airflow-provider-assemblyai/{__version__} httpx/{httpx.__version__}",
-            },
-            "timeout": self.timeout,
-            "follow_redirects": False,
-        }
-
-    @cached_property
-    def base_url(self) -> str:
-        """Return the API base URL the connection selects."""
-        return str(self.get_conn().base_url).rstrip("/")
-
-    def get_conn(self) -> httpx.Client:
-        """Return the pooled ``httpx.Client`` of this hook, built on first use."""
-        return self._client
-
-    @cached_property
-    def _client(self) -> httpx.Client:
-        conn = self.get_connection(self.assemblyai_conn_id)
-        base_url, api_key = self._settings(conn, conn.extra_dejson)
-        return httpx.Client(**self._client_kwargs(base_url, api_key))
-
-    async def aget_conn(self) -> httpx.AsyncClient:
-        """Return the pooled ``httpx.AsyncClient``, reading the connection without blocking the loop."""
-        if self._async_client is None:
+    async def aget_settings(self) -> ConnectionSettings:
+        """Return the connection's settings, reading the connection without blocking the event loop."""
+        if self._settings is None:
             from airflow.providers.common.compat.connection import (
                 get_async_connection,
                 get_async_extra_dejson,
@@ -250,8 +187,54 @@ class AssemblyAIHook(BaseHook):
 
             conn = await get_async_connection(self.assemblyai_conn_id, hook=self)
             extra = await get_async_extra_dejson(conn)
-            base_url, api_key = self._settings(conn, extra)
-            self._async_client = httpx.AsyncClient(**self._client_kwargs(base_url, api_key))
+            self._settings = read_settings(self.assemblyai_conn_id, conn, extra, self._retry_overrides)
+            mask_secret(self._settings.api_key)
+        return self._settings
+
+    @property
+    def max_attempts(self) -> int:
+        """Return the attempts per request, the first included."""
+        return self.settings.max_attempts
+
+    @property
+    def retry_wait_initial(self) -> float:
+        """Return the backoff scale in seconds."""
+        return self.settings.retry_wait_initial
+
+    @property
+    def retry_wait_max(self) -> float:
+        """Return the longest backoff (and longest ``Retry-After`` honoured) in seconds."""
+        return self.settings.retry_wait_max
+
+    def _client_kwargs(self, settings: ConnectionSettings) -> dict[str, Any]:
+        return {
+            "verify": _shared_ssl_context(),
+            "base_url": settings.base_url,
+            "headers": {
+                "Authorization": settings.api_key,
+                "User-Agent": f"airflow-provider-assemblyai/{__version__} httpx/{httpx.__version__}",
+            },
+            "timeout": self.timeout,
+            "follow_redirects": False,
+        }
+
+    @property
+    def base_url(self) -> str:
+        """Return the API base URL the connection selects."""
+        return self.settings.base_url
+
+    def get_conn(self) -> httpx.Client:
+        """Return the pooled ``httpx.Client`` of this hook, built on first use."""
+        return self._client
+
+    @cached_property
+    def _client(self) -> httpx.Client:
+        return httpx.Client(**self._client_kwargs(self.settings))
+
+    async def aget_conn(self) -> httpx.AsyncClient:
+        """Return the pooled ``httpx.AsyncClient``, reading the connection without blocking the loop."""
+        if self._async_client is None:
+            self._async_client = httpx.AsyncClient(**self._client_kwargs(await self.aget_settings()))
         return self._async_client
 
     def close(self) -> None:
@@ -277,16 +260,21 @@ class AssemblyAIHook(BaseHook):
 
         return retryable
 
-    def _wait_seconds(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
-            return min(exc.retry_after, self.retry_wait_max)
+    @staticmethod
+    def _wait_seconds(settings: ConnectionSettings) -> Callable[[tenacity.RetryCallState], float]:
         backoff = tenacity.wait_random_exponential(
-            multiplier=self.retry_wait_initial, max=self.retry_wait_max
+            multiplier=settings.retry_wait_initial, max=settings.retry_wait_max
         )
-        return float(backoff(state))
 
-    def _log_retry(self, call: _Call) -> Callable[[tenacity.RetryCallState], None]:
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, _RetryableStatus) and exc.retry_after is not None:
+                return min(exc.retry_after, settings.retry_wait_max)
+            return float(backoff(state))
+
+        return wait
+
+    def _log_retry(self, call: _Call, attempts: int) -> Callable[[tenacity.RetryCallState], None]:
         def log(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0.0
@@ -296,18 +284,18 @@ class AssemblyAIHook(BaseHook):
                 call.path,
                 _describe(exc),
                 state.attempt_number,
-                self.max_attempts,
+                attempts,
                 wait,
             )
 
         return log
 
-    def _retry_kwargs(self, call: _Call) -> dict[str, Any]:
+    def _retry_kwargs(self, call: _Call, settings: ConnectionSettings) -> dict[str, Any]:
         return {
-            "stop": tenacity.stop_after_attempt(self.max_attempts),
-            "wait": self._wait_seconds,
+            "stop": tenacity.stop_after_attempt(settings.max_attempts),
+            "wait": self._wait_seconds(settings),
             "retry": tenacity.retry_if_exception(self._is_retryable(call)),
-            "before_sleep": self._log_retry(call),
+            "before_sleep": self._log_retry(call, settings.max_attempts),
             "reraise": True,
         }
 
@@ -348,6 +336,14 @@ class AssemblyAIHook(BaseHook):
                 http_status=code,
                 api_error=api_error,
             )
+        if call.path == "/v2/transcript" and "speech_model" in api_error.replace(" ", "_").lower():
+            return SpeechModelRejectedError(
+                f"{where} was rejected (HTTP {code}): {api_error} Change speech_models on the transcribe "
+                f"task, or the default of connection {self.assemblyai_conn_id!r} (extra field "
+                "'speech_models'); the README section 'Models' lists the current choices.",
+                http_status=code,
+                api_error=api_error,
+            )
         return AssemblyAIRequestError(
             f"{where} was rejected (HTTP {code}): {api_error or 'no reason given'}",
             http_status=code,
@@ -365,7 +361,7 @@ class AssemblyAIHook(BaseHook):
             return self._check(call, response)
 
         try:
-            return tenacity.Retrying(**self._retry_kwargs(call))(attempt)
+            return tenacity.Retrying(**self._retry_kwargs(call, self.settings))(attempt)
         except (_RetryableStatus, httpx.TransportError) as exc:
             raise self._transient_error(call, exc) from None
 
@@ -380,7 +376,9 @@ class AssemblyAIHook(BaseHook):
             return self._check(call, response)
 
         try:
-            return await tenacity.AsyncRetrying(**self._retry_kwargs(call))(attempt)
+            return await tenacity.AsyncRetrying(**self._retry_kwargs(call, await self.aget_settings()))(
+                attempt
+            )
         except (_RetryableStatus, httpx.TransportError) as exc:
             raise self._transient_error(call, exc) from None
 
@@ -400,11 +398,10 @@ class AssemblyAIHook(BaseHook):
     # -- the calls, described once --------------------------------------------------------------
 
     @staticmethod
-    def _submit_call(audio_url: str, params: dict[str, Any]) -> _Call:
-        if not audio_url:
-            raise AssemblyAIInvalidInputError("audio_url is empty: pass the URL of the audio to transcribe.")
-        payload = {k: v for k, v in params.items() if v is not None}
-        payload["audio_url"] = audio_url
+    def _submit_call(audio_url: str, params: dict[str, Any], default_models: Sequence[str]) -> _Call:
+        """Describe a submission: ``speech_models`` from ``params``, else ``default_models``."""
+        payload = submission_payload(audio_url, params)
+        payload.setdefault("speech_models", list(default_models))
         return _Call("POST", "/v2/transcript", idempotent=False, json=payload)
 
     @staticmethod
@@ -440,8 +437,12 @@ class AssemblyAIHook(BaseHook):
     # -- sync API ---------------------------------------------------------------------------------
 
     def submit_transcript(self, audio_url: str, **params: Any) -> dict[str, Any]:
-        """Submit ``audio_url`` for transcription with ``params`` (``redact_pii*`` and others); return it."""
-        call = self._submit_call(audio_url, params)
+        """Submit ``audio_url`` for transcription with ``params`` (``redact_pii*`` and others); return it.
+
+        Without ``speech_models`` in ``params`` the connection's default chain is sent (extra
+        ``speech_models``, else :data:`~airflow_assemblyai.hooks.settings.DEFAULT_SPEECH_MODELS`).
+        """
+        call = self._submit_call(audio_url, params, self.settings.default_speech_models)
         return self._json(call, self._send(call))
 
     def upload_file(
@@ -495,7 +496,8 @@ class AssemblyAIHook(BaseHook):
 
     async def asubmit_transcript(self, audio_url: str, **params: Any) -> dict[str, Any]:
         """Submit a transcript; the async twin of :meth:`submit_transcript`."""
-        call = self._submit_call(audio_url, params)
+        settings = await self.aget_settings()
+        call = self._submit_call(audio_url, params, settings.default_speech_models)
         return self._json(call, await self._asend(call))
 
     async def aupload_file(
@@ -542,6 +544,26 @@ def _shared_ssl_context() -> ssl.SSLContext:
     triggerer running a thousand waits would otherwise hold a thousand copies.
     """
     return httpx.create_ssl_context()
+
+
+def submission_payload(audio_url: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Return the JSON body of ``POST /v2/transcript`` without a default model chain; raise on bad input.
+
+    ``None`` values are dropped; ``speech_models`` is normalised to a list when given; the
+    deprecated singular ``speech_model`` is refused before any request.
+    """
+    if not audio_url:
+        raise AssemblyAIInvalidInputError("audio_url is empty: pass the URL of the audio to transcribe.")
+    if params.get("speech_model") is not None:
+        raise AssemblyAIInvalidInputError(
+            "speech_model (singular) is deprecated and AssemblyAI refuses it: pass speech_models, a list "
+            'of models in priority order, e.g. speech_models=["universal-3-5-pro", "universal-2"].'
+        )
+    payload = {k: v for k, v in params.items() if v is not None and k != "speech_model"}
+    if "speech_models" in payload:
+        payload["speech_models"] = list(parse_speech_models(payload["speech_models"]))
+    payload["audio_url"] = audio_url
+    return payload
 
 
 def _describe(exc: BaseException | None) -> str:

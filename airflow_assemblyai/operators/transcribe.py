@@ -8,14 +8,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
-from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook, submission_payload
+from airflow_assemblyai.hooks.settings import parse_speech_models
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context, ObjectStoragePath
 
-#: PII policy names AssemblyAI accepts in ``redact_pii_policies``.
+#: PII policy names known to this release (AssemblyAI's SDK, October 2026). A name outside this set
+#: only warns: AssemblyAI adds policies faster than providers are released, and its own 400 still
+#: fails the task at once for a name it does not know.
 PII_POLICIES = frozenset(
     [
         "account_number",
@@ -98,6 +101,8 @@ TYPED_FIELDS = frozenset(
         "redact_pii_sub",
         "redact_pii_audio_quality",
         "redact_pii_audio_options",
+        "speech_models",
+        "speech_model",
         "webhook_url",
     }
 )
@@ -107,32 +112,42 @@ class AssemblyAITranscribeOperator(BaseOperator):
     """Submit audio for transcription with PII redaction; return the transcript id.
 
     The audio is an ``audio_url`` AssemblyAI can fetch, or an ``audio_path`` (local path or
-    ``ObjectStoragePath``) that is streamed to AssemblyAI's upload endpoint first. Every redaction
-    field is checked before any request, with an error naming the field. The task only submits: wait
-    with :class:`~airflow_assemblyai.sensors.redacted_audio.AssemblyAIRedactedAudioSensor`.
+    ``ObjectStoragePath``) that is streamed to AssemblyAI's upload endpoint first. Every argument is
+    templated, so it may come from Jinja, an ``XComArg`` or ``.expand()``; all are checked when the
+    task runs, before any request, with an error naming the field. The task only submits: wait with
+    :class:`~airflow_assemblyai.sensors.redacted_audio.AssemblyAIRedactedAudioSensor`.
 
     A retry of this task submits a new transcript (AssemblyAI has no idempotency key); the hook
     itself never repeats a submission that reached the server.
 
-    :param audio_url: URL of the audio (templated). Exactly one of ``audio_url`` and ``audio_path``.
-    :param audio_path: local path or ``ObjectStoragePath`` to upload first (templated).
+    :param audio_url: URL of the audio. Exactly one of ``audio_url`` and ``audio_path``.
+    :param audio_path: local path or ``ObjectStoragePath`` to upload first.
+    :param speech_models: speech models in priority order, e.g. ``["universal-3-5-pro", "universal-2"]``
+        (a list, or a comma-separated text). Default: the connection's extra ``speech_models``, else
+        the provider's chain (README, "Models").
     :param redact_pii: redact PII in the transcript text (required by ``redact_pii_audio``).
     :param redact_pii_audio: produce the redacted audio file.
-    :param redact_pii_policies: PII types to redact, e.g. ``["person_name", "phone_number"]`` (templated).
-    :param redact_pii_sub: ``hash`` or ``entity_name`` for the text substitution (templated).
+    :param redact_pii_policies: PII types to redact, e.g. ``["person_name", "phone_number"]`` (a list,
+        or a comma-separated text). Names this release does not know are sent with a warning.
+    :param redact_pii_sub: ``hash`` or ``entity_name`` for the text substitution.
     :param redact_pii_audio_quality: ``mp3`` (default) or ``wav``.
     :param redact_pii_audio_options: ``return_redacted_no_speech_audio`` and/or
         ``override_audio_redaction_method: "silence"``.
-    :param webhook_url: URL AssemblyAI calls when the transcript is done (templated).
-    :param transcript_params: other documented request fields, passed through (templated).
+    :param webhook_url: URL AssemblyAI calls when the transcript is done.
+    :param transcript_params: other documented request fields, passed through.
     :param assemblyai_conn_id: Airflow connection of type ``assemblyai``.
     """
 
     template_fields: Sequence[str] = (
         "audio_url",
         "audio_path",
+        "speech_models",
+        "redact_pii",
+        "redact_pii_audio",
         "redact_pii_policies",
         "redact_pii_sub",
+        "redact_pii_audio_quality",
+        "redact_pii_audio_options",
         "webhook_url",
         "transcript_params",
     )
@@ -143,6 +158,7 @@ class AssemblyAITranscribeOperator(BaseOperator):
         *,
         audio_url: str | None = None,
         audio_path: str | ObjectStoragePath | None = None,
+        speech_models: Sequence[str] | str | None = None,
         redact_pii: bool = True,
         redact_pii_audio: bool = True,
         redact_pii_policies: Sequence[str] | str | None = None,
@@ -157,6 +173,7 @@ class AssemblyAITranscribeOperator(BaseOperator):
         super().__init__(**kwargs)
         self.audio_url = audio_url
         self.audio_path = audio_path
+        self.speech_models = speech_models
         self.redact_pii = redact_pii
         self.redact_pii_audio = redact_pii_audio
         self.redact_pii_policies = redact_pii_policies
@@ -166,57 +183,116 @@ class AssemblyAITranscribeOperator(BaseOperator):
         self.webhook_url = webhook_url
         self.transcript_params = transcript_params
         self.assemblyai_conn_id = assemblyai_conn_id
-        self._validate(templated=False)
 
     @cached_property
     def hook(self) -> AssemblyAIHook:
         """Return the hook of ``assemblyai_conn_id``."""
         return AssemblyAIHook(self.assemblyai_conn_id)
 
-    def _validate(self, *, templated: bool) -> None:
-        """Check every field; before templating, skip values that still hold a Jinja expression."""
+    def execute(self, context: Context) -> str:
+        """Check the rendered arguments, upload the audio if it is a file, submit, and return the id."""
+        fields = self._request_fields()
+        audio_url = self.audio_url
+        if self.audio_path:
+            self.log.info("Uploading %s to AssemblyAI", self.audio_path)
+            audio_url = self.hook.upload_file(self.audio_path)
+        transcript = self.hook.submit_transcript(str(audio_url), **fields)
+        transcript_id = str(transcript["id"])
+        self.log.info(
+            "Submitted transcript %s (status %s, speech models %s)",
+            transcript_id,
+            transcript.get("status"),
+            transcript.get("speech_models"),
+        )
+        return transcript_id
 
-        def pending(value: object) -> bool:
-            return not templated and isinstance(value, str) and "{{" in value
+    def submission_preview(self) -> dict[str, Any]:
+        """Return the JSON body :meth:`execute` would send, without sending anything.
 
-        one_source = bool(self.audio_url) != bool(self.audio_path)
-        if not one_source and not (pending(self.audio_url) or pending(self.audio_path)):
+        Reads the connection (for its default model chain) but makes no request, so nothing is
+        billed. For an ``audio_path`` the ``audio_url`` is a placeholder: the upload happens first.
+        Call it on a task whose templates are rendered.
+        """
+        fields = self._request_fields()
+        fields.setdefault("speech_models", list(self.hook.settings.default_speech_models))
+        audio_url = self.audio_url or f"<upload_url returned by POST /v2/upload for {self.audio_path}>"
+        return submission_payload(str(audio_url), fields)
+
+    # -- checks, run on the rendered values ----------------------------------------------------
+
+    def _request_fields(self) -> dict[str, Any]:
+        """Return the request fields besides ``audio_url``; raise naming the first bad argument."""
+        if bool(self.audio_url) == bool(self.audio_path):
             raise AssemblyAIInvalidInputError(
                 "Pass exactly one of audio_url (a URL AssemblyAI can fetch) and audio_path (a local "
                 "path or ObjectStoragePath to upload)."
             )
-        if self.redact_pii_audio and not self.redact_pii:
+        redact_pii = _as_bool("redact_pii", self.redact_pii)
+        redact_pii_audio = _as_bool("redact_pii_audio", self.redact_pii_audio)
+        if redact_pii_audio and not redact_pii:
             raise AssemblyAIInvalidInputError(
                 "redact_pii_audio=True needs redact_pii=True: AssemblyAI redacts the audio from the "
                 "PII it finds in the text."
             )
-        if self.redact_pii and not pending(self.redact_pii_policies):
-            policies = self._policies()
-            if not policies:
-                raise AssemblyAIInvalidInputError(
-                    "redact_pii_policies is empty: name the PII types to redact, e.g. "
-                    "['person_name', 'phone_number', 'credit_card_number']."
-                )
-            unknown = sorted(set(policies) - PII_POLICIES)
-            if unknown:
-                raise AssemblyAIInvalidInputError(
-                    f"redact_pii_policies has unknown names {unknown}; valid names include "
-                    "person_name, phone_number, email_address, location_address, credit_card_number."
-                )
-        sub = self.redact_pii_sub
-        if sub is not None and not pending(sub) and sub not in SUBSTITUTIONS:
-            raise AssemblyAIInvalidInputError(f"redact_pii_sub must be 'hash' or 'entity_name', got {sub!r}.")
-        if self.redact_pii_audio_quality not in AUDIO_QUALITIES:
-            raise AssemblyAIInvalidInputError(
-                f"redact_pii_audio_quality must be 'mp3' or 'wav', got {self.redact_pii_audio_quality!r}."
+        fields: dict[str, Any] = self._transcript_params()
+        if self.speech_models is not None:
+            fields["speech_models"] = list(parse_speech_models(self.speech_models))
+        fields.update(
+            redact_pii=redact_pii, redact_pii_audio=redact_pii_audio, webhook_url=self.webhook_url or None
+        )
+        if redact_pii:
+            fields.update(
+                redact_pii_policies=self._policies(),
+                redact_pii_sub=self._substitution(),
+                redact_pii_audio_quality=self._audio_quality(),
+                redact_pii_audio_options=self._audio_options(),
             )
-        self._validate_audio_options()
-        self._validate_transcript_params(pending)
+        return fields
 
-    def _validate_audio_options(self) -> None:
+    def _policies(self) -> list[str]:
+        policies = self.redact_pii_policies
+        if isinstance(policies, str):
+            names = [p.strip() for p in policies.split(",") if p.strip()]
+        elif isinstance(policies, list | tuple):
+            names = [str(p).strip() for p in policies if str(p).strip()]
+        elif policies is None:
+            names = []
+        else:
+            raise AssemblyAIInvalidInputError(
+                f"redact_pii_policies must be a list of policy names, got {type(policies).__name__}."
+            )
+        if not names:
+            raise AssemblyAIInvalidInputError(
+                "redact_pii_policies is empty: name the PII types to redact, e.g. "
+                "['person_name', 'phone_number', 'credit_card_number']."
+            )
+        unknown = sorted(set(names) - PII_POLICIES)
+        if unknown:
+            self.log.warning(
+                "redact_pii_policies has names this provider release does not know: %s. They are sent "
+                "as given; AssemblyAI refuses the request if it does not know them either.",
+                unknown,
+            )
+        return names
+
+    def _substitution(self) -> str | None:
+        sub = self.redact_pii_sub or None
+        if sub is not None and sub not in SUBSTITUTIONS:
+            raise AssemblyAIInvalidInputError(f"redact_pii_sub must be 'hash' or 'entity_name', got {sub!r}.")
+        return sub
+
+    def _audio_quality(self) -> str:
+        quality = self.redact_pii_audio_quality or "mp3"
+        if quality not in AUDIO_QUALITIES:
+            raise AssemblyAIInvalidInputError(
+                f"redact_pii_audio_quality must be 'mp3' or 'wav', got {quality!r}."
+            )
+        return quality
+
+    def _audio_options(self) -> dict[str, Any] | None:
         options = self.redact_pii_audio_options
         if options is None:
-            return
+            return None
         if not isinstance(options, dict) or set(options) - AUDIO_OPTIONS:
             raise AssemblyAIInvalidInputError(
                 "redact_pii_audio_options accepts only return_redacted_no_speech_audio (bool) and "
@@ -232,11 +308,12 @@ class AssemblyAITranscribeOperator(BaseOperator):
             raise AssemblyAIInvalidInputError(
                 "redact_pii_audio_options.return_redacted_no_speech_audio must be True or False."
             )
+        return options
 
-    def _validate_transcript_params(self, pending: Any) -> None:
+    def _transcript_params(self) -> dict[str, Any]:
         params = self.transcript_params
-        if params is None or pending(params):
-            return
+        if params is None:
+            return {}
         if not isinstance(params, dict):
             raise AssemblyAIInvalidInputError(
                 "transcript_params must be a dict of AssemblyAI request fields."
@@ -244,39 +321,16 @@ class AssemblyAITranscribeOperator(BaseOperator):
         clash = sorted(TYPED_FIELDS & set(params))
         if clash:
             raise AssemblyAIInvalidInputError(
-                f"transcript_params sets {clash}: pass them as the operator's own parameters instead."
+                f"transcript_params sets {clash}: pass them as the operator's own parameters instead "
+                "(speech_model, singular, is deprecated: use speech_models)."
             )
+        return dict(params)
 
-    def _policies(self) -> list[str]:
-        policies = self.redact_pii_policies
-        if isinstance(policies, str):
-            return [p.strip() for p in policies.split(",") if p.strip()]
-        return [str(p) for p in policies or []]
 
-    def _request_fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = dict(self.transcript_params or {})
-        fields.update(
-            redact_pii=self.redact_pii,
-            redact_pii_audio=self.redact_pii_audio,
-            webhook_url=self.webhook_url or None,
-        )
-        if self.redact_pii:
-            fields.update(
-                redact_pii_policies=self._policies(),
-                redact_pii_sub=self.redact_pii_sub,
-                redact_pii_audio_quality=self.redact_pii_audio_quality,
-                redact_pii_audio_options=self.redact_pii_audio_options,
-            )
-        return fields
-
-    def execute(self, context: Context) -> str:
-        """Upload the audio if it is a file, submit the transcript, and return its id."""
-        self._validate(templated=True)
-        audio_url = self.audio_url
-        if self.audio_path:
-            self.log.info("Uploading %s to AssemblyAI", self.audio_path)
-            audio_url = self.hook.upload_file(self.audio_path)
-        transcript = self.hook.submit_transcript(str(audio_url), **self._request_fields())
-        transcript_id = str(transcript["id"])
-        self.log.info("Submitted transcript %s (status %s)", transcript_id, transcript.get("status"))
-        return transcript_id
+def _as_bool(name: str, value: object) -> bool:
+    """Return a flag given as a bool, or as the text Jinja renders (``"True"``/``"false"``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise AssemblyAIInvalidInputError(f"{name} must be True or False, got {value!r}.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import hmac
@@ -30,6 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -51,6 +53,21 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
 AUTH_ERROR_TEXT = "Authentication error, API token missing/invalid"
+MODEL_DOCS = "https://www.assemblyai.com/docs/pre-recorded-audio/select-the-speech-model"
+#: AssemblyAI's answer to the deprecated singular ``speech_model`` (as reported by its users, 2026).
+SINGULAR_MODEL_TEXT = (
+    f'speech_model is deprecated. Use "speech_models" instead. See documentation: {MODEL_DOCS}'
+)
+#: A guess: the wording of the 400 for a request without ``speech_models`` is not published.
+MISSING_MODELS_TEXT = (
+    f'"speech_models" is required: list the speech models to use in priority order. See {MODEL_DOCS}'
+)
+#: Models the API accepts today, and the chain its refusals name as the replacement.
+ACCEPTED_MODELS = ("universal-3-5-pro", "universal-2")
+#: Models retired by AssemblyAI: a request naming one is refused with the replacement chain.
+RETIRED_MODELS = frozenset({"universal-3-pro", "best", "nano", "slam-1", "universal"})
+#: ``GET /v2/transcript`` accepts ``limit`` from 1 to this.
+MAX_LIST_LIMIT = 200
 #: A guess: the real API's wording for a redacted file past its 24 hours is not documented.
 EXPIRED_TEXT = "The redacted audio file for this transcript has expired and is no longer available."
 FAILED_TRANSCRIPT_TEXT = "Transcript failed; it has no redacted audio."
@@ -132,6 +149,8 @@ class Emulator:
         self.base_url = ""
         self.next_faults: Faults | None = None
         self.requests: list[RecordedRequest] = []
+        #: JSON bodies of every ``POST /v2/transcript``, accepted or refused, as received.
+        self.submissions: list[Any] = []
         self.violations: list[str] = []
         self._clients: set[tuple[str, int]] = set()
         self._queued: list[tuple[int, int | None]] = []
@@ -157,8 +176,12 @@ class Emulator:
             faults.error = "Transcoding failed."
         now = time.time()
         record = _Transcript(
-            id=uuid.uuid4().hex,
-            params={"audio_url": "https://example.invalid/seeded.wav", **(params or {})},
+            id=str(uuid.uuid4()),
+            params={
+                "audio_url": "https://example.invalid/seeded.wav",
+                "speech_models": list(ACCEPTED_MODELS),
+                **(params or {}),
+            },
             faults=faults,
             created=now,
             source=audio if audio is not None else synth_wav(),
@@ -221,6 +244,7 @@ class Emulator:
             self._transcripts.clear()
             self._uploads.clear()
             self.requests.clear()
+            self.submissions.clear()
             self.violations.clear()
             self._queued.clear()
             self.next_faults = None
@@ -281,7 +305,9 @@ class Emulator:
         return path
 
     def _view(self, record: _Transcript) -> dict[str, Any]:
+        """Return a transcript as ``GET /v2/transcript/{id}`` does, in the shapes of AssemblyAI's spec."""
         status = self._status(record)
+        params = record.params
         body: dict[str, Any] = {
             "language_code": "en_us",
             "punctuate": True,
@@ -289,7 +315,8 @@ class Emulator:
             "redact_pii": False,
             "redact_pii_audio": False,
             "webhook_url": None,
-            **record.params,
+            "speaker_labels": False,
+            **params,
             "id": record.id,
             "status": status,
             "text": None,
@@ -297,20 +324,43 @@ class Emulator:
             "utterances": None,
             "confidence": None,
             "audio_duration": None,
-            "error": None,
+            # Required by the spec (deprecated or not); null where it allows null.
+            "speech_model": None,
             "acoustic_model": "assemblyai_default",
             "language_model": "assemblyai_default",
+            "webhook_auth": False,
+            "auto_highlights": bool(params.get("auto_highlights", False)),
+            "summarization": bool(params.get("summarization", False)),
+            "language_confidence_threshold": params.get("language_confidence_threshold"),
+            "language_confidence": None,
         }
         if status == "completed":
             duration = self._source_duration(record)
+            speaker = "A" if params.get("speaker_labels") else None
+            words = (
+                []
+                if record.deleted
+                else [{"text": "Hello,", "start": 0, "end": 400, "confidence": 0.9, "speaker": speaker}]
+            )
             body.update(
                 text=DELETED_TEXT if record.deleted else "Hello, my name is ####. I live at ####.",
-                words=[]
-                if record.deleted
-                else [{"text": "Hello,", "start": 0, "end": 400, "confidence": 0.9}],
+                words=words,
                 confidence=0.9,
                 audio_duration=round(duration),
+                language_confidence=None if params.get("language_code") else 0.99,
+                speech_model_used=_model_used(params),
             )
+            if params.get("speaker_labels") and not record.deleted:
+                body["utterances"] = [
+                    {
+                        "text": "Hello,",
+                        "start": 0,
+                        "end": 400,
+                        "confidence": 0.9,
+                        "speaker": "A",
+                        "words": words,
+                    }
+                ]
         elif status == "error":
             body["error"] = record.faults.error
         return body
@@ -404,8 +454,13 @@ class Emulator:
                 params = await request.json()
             except ValueError:
                 return _error(400, "Invalid JSON body.")
+            with emulator._lock:
+                emulator.submissions.append(copy.deepcopy(params))  # as received, whatever happens next
             if not isinstance(params, dict) or not params.get("audio_url"):
                 return _error(400, "audio_url is required.")
+            refusal = _refuse_models(params)
+            if refusal:
+                return _error(400, refusal)
             if params.get("redact_pii") and not params.get("redact_pii_policies"):
                 return _error(400, "redact_pii_policies is required when redact_pii is true.")
             if params.get("redact_pii_audio") and not params.get("redact_pii"):
@@ -419,35 +474,14 @@ class Emulator:
                 faults.api_errors = list(faults.api_errors)
                 faults.download_statuses = list(faults.download_statuses)
                 record = _Transcript(
-                    id=uuid.uuid4().hex, params=params, faults=faults, created=time.time(), source=source
+                    id=str(uuid.uuid4()), params=params, faults=faults, created=time.time(), source=source
                 )
                 emulator._transcripts[record.id] = record
                 return JSONResponse(emulator._view(record))
 
         @app.get("/v2/transcript")
-        async def listing(limit: int = 10) -> Response:
-            with emulator._lock:
-                items = list(emulator._transcripts.values())[-limit:][::-1]
-                rows = [
-                    {
-                        "id": r.id,
-                        "resource_url": f"{emulator.base_url}/v2/transcript/{r.id}",
-                        "status": emulator._status(r),
-                        "created": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(r.created)),
-                        "completed": None,
-                        "audio_url": r.params.get("audio_url"),
-                        "error": r.faults.error,
-                    }
-                    for r in items
-                ]
-            page = {
-                "limit": limit,
-                "result_count": len(rows),
-                "current_url": "",
-                "prev_url": None,
-                "next_url": None,
-            }
-            return JSONResponse({"page_details": page, "transcripts": rows})
+        async def listing(request: Request) -> Response:
+            return emulator._list(request)
 
         @app.get("/v2/transcript/{transcript_id}")
         async def get_transcript(transcript_id: str) -> Response:
@@ -561,6 +595,74 @@ class Emulator:
             return JSONResponse({"ok": True})
 
         return app
+
+    def _list(self, request: Request) -> Response:
+        """Answer ``GET /v2/transcript``: newest first, ``before_id``/``after_id`` paging, filters."""
+        query = request.query_params
+        try:
+            limit = int(query.get("limit", "10"))
+        except ValueError:
+            return _error(400, "limit must be an integer.")
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            return _error(400, f"limit must be between 1 and {MAX_LIST_LIMIT}.")
+        wanted_status = query.get("status")
+        if wanted_status is not None and wanted_status not in ("queued", "processing", "completed", "error"):
+            return _error(
+                400, f"status must be one of queued, processing, completed, error, got {wanted_status}."
+            )
+        created_on = query.get("created_on")
+        before_id, after_id = query.get("before_id"), query.get("after_id")
+        with self._lock:
+            newest_first = list(self._transcripts.values())[::-1]
+            ids = [r.id for r in newest_first]
+            for anchor in (before_id, after_id):
+                if anchor is not None and anchor not in ids:
+                    return _error(400, NOT_FOUND_TEXT)
+            matching = [
+                r
+                for r in newest_first
+                if (wanted_status is None or self._status(r) == wanted_status)
+                and (created_on is None or _timestamp(r.created).startswith(created_on))
+            ]
+            positions = {r.id: i for i, r in enumerate(newest_first)}
+            if before_id is not None:  # older than the anchor
+                candidates = [r for r in matching if positions[r.id] > positions[before_id]]
+                page = candidates[:limit]
+            elif after_id is not None:  # newer than the anchor: the ones just above it
+                candidates = [r for r in matching if positions[r.id] < positions[after_id]]
+                page = candidates[-limit:]
+            else:
+                page = matching[:limit]
+            rows = [self._list_item(r) for r in page]
+            older = bool(page) and page[-1] is not matching[-1]
+            newer = bool(page) and page[0] is not matching[0]
+        base = f"{self.base_url}/v2/transcript"
+        filters = {k: v for k, v in query.items() if k not in ("limit", "before_id", "after_id")}
+
+        def page_url(**anchor: str) -> str:
+            return f"{base}?{urlencode({'limit': limit, **filters, **anchor})}"
+
+        details = {
+            "limit": limit,
+            "result_count": len(rows),
+            "current_url": f"{base}?{request.url.query}" if request.url.query else base,
+            "prev_url": page_url(before_id=page[-1].id) if older else None,
+            "next_url": page_url(after_id=page[0].id) if newer else None,
+        }
+        return JSONResponse({"page_details": details, "transcripts": rows})
+
+    def _list_item(self, record: _Transcript) -> dict[str, Any]:
+        status = self._status(record)
+        finished = record.completed_at if status in ("completed", "error") else None
+        return {
+            "id": record.id,
+            "resource_url": f"{self.base_url}/v2/transcript/{record.id}",
+            "status": status,
+            "created": _timestamp(record.created),
+            "completed": _timestamp(finished) if finished is not None else None,
+            "audio_url": record.params.get("audio_url"),
+            "error": record.faults.error if status == "error" else None,
+        }
 
     def _early_answer(self, request: Request) -> Response | None:
         """Answer auth failures and scripted faults before the route runs."""
@@ -680,6 +782,39 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     if start >= size or end < start:
         return None
     return start, min(end, size - 1)
+
+
+def _timestamp(epoch: float) -> str:
+    """Return the API's timestamp form, ``YYYY-MM-DDTHH:MM:SS.ffffff`` (UTC, no zone)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1e6):06d}"
+
+
+def _refuse_models(params: dict[str, Any]) -> str | None:
+    """Return AssemblyAI's refusal text for the request's model fields, or None when they are fine."""
+    if params.get("speech_model") is not None:
+        return SINGULAR_MODEL_TEXT
+    models = params.get("speech_models")
+    if models is None:
+        return MISSING_MODELS_TEXT
+    if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
+        return "speech_models must be a non-empty list of speech model names."
+    retired = [m for m in models if m in RETIRED_MODELS]
+    if retired:
+        named = ", ".join(f'"{m}"' for m in retired)
+        replacement = ", ".join(f'"{m}"' for m in ACCEPTED_MODELS)
+        return (
+            f"The {named} speech model(s) have been deprecated. Use speech_models: [{replacement}] instead."
+        )
+    unknown = [m for m in models if m not in ACCEPTED_MODELS]
+    if unknown:
+        return f"Unknown speech model(s): {', '.join(unknown)}. See {MODEL_DOCS}"
+    return None
+
+
+def _model_used(params: dict[str, Any]) -> str:
+    """Return the model a transcript ran on: the first of its chain (the emulator routes nothing)."""
+    models = params.get("speech_models") or list(ACCEPTED_MODELS)
+    return str(models[0])
 
 
 def _transcript_id_of(path: str) -> str | None:

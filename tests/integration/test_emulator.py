@@ -20,6 +20,7 @@ from airflow_assemblyai.testing.audio import BEEP_HZ, PII_SPANS, synth_wav
 from airflow_assemblyai.testing.emulator import EXPIRED_TEXT, Emulator, Faults
 
 REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
+MODELS = {"speech_models": ["universal-3-5-pro", "universal-2"]}
 
 
 def api(emulator: Emulator) -> httpx.Client:
@@ -50,7 +51,7 @@ def test_submit_moves_from_queued_through_processing_to_completed(emulator: Emul
     emulator.next_faults = Faults(processing_seconds=0.6)
     with api(emulator) as client:
         created = client.post(
-            "/v2/transcript", json={"audio_url": "https://x.invalid/a.wav", **REDACT}
+            "/v2/transcript", json={"audio_url": "https://x.invalid/a.wav", **MODELS, **REDACT}
         ).json()
         assert created["status"] == "queued"
         assert created["redact_pii_policies"] == ["person_name"]
@@ -72,11 +73,11 @@ def test_submit_moves_from_queued_through_processing_to_completed(emulator: Emul
 def test_submit_is_validated_like_the_api(emulator: Emulator) -> None:
     with api(emulator) as client:
         assert client.post("/v2/transcript", json={}).status_code == 400
-        no_policies = client.post("/v2/transcript", json={"audio_url": "u", "redact_pii": True})
+        no_policies = client.post("/v2/transcript", json={"audio_url": "u", **MODELS, "redact_pii": True})
         assert no_policies.status_code == 400
         assert "redact_pii_policies" in no_policies.json()["error"]
         bad_quality = client.post(
-            "/v2/transcript", json={"audio_url": "u", **REDACT, "redact_pii_audio_quality": "ogg"}
+            "/v2/transcript", json={"audio_url": "u", **MODELS, **REDACT, "redact_pii_audio_quality": "ogg"}
         )
         assert bad_quality.status_code == 400
 

@@ -24,8 +24,12 @@ def sdk(emulator: Emulator) -> Iterator[None]:
     aai.settings.base_url, aai.settings.api_key, aai.settings.polling_interval = saved
 
 
+MODELS = ["universal-3-5-pro", "universal-2"]
+
+
 def redaction_config(quality: str) -> aai.TranscriptionConfig:
     return aai.TranscriptionConfig(
+        speech_models=MODELS,
         redact_pii=True,
         redact_pii_audio=True,
         redact_pii_policies=[aai.PIIRedactionPolicy.person_name, aai.PIIRedactionPolicy.phone_number],
@@ -58,7 +62,10 @@ def test_sdk_default_quality_is_mp3(tmp_path: Path) -> None:
     source = tmp_path / "call.wav"
     source.write_bytes(synth_wav(seconds=2.0))
     config = aai.TranscriptionConfig(
-        redact_pii=True, redact_pii_audio=True, redact_pii_policies=[aai.PIIRedactionPolicy.person_name]
+        speech_models=MODELS,
+        redact_pii=True,
+        redact_pii_audio=True,
+        redact_pii_policies=[aai.PIIRedactionPolicy.person_name],
     )
     transcript = aai.Transcriber().transcribe(str(source), config=config)
     saved = tmp_path / "redacted.mp3"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,3 +76,11 @@ def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
     with create_session() as session:
         uris = {event.asset.uri for event in session.scalars(select(AssetEvent))}
     assert f"s3://{s3_bucket}/{keys[0]}" in uris  # announced through the AssetAlias
+
+    from api_rules import REQUEST_PATHS, SUBMISSION, check
+
+    # What the example DAG sent holds to AssemblyAI's documented request shapes.
+    assert len(emulator.submissions) == 1
+    assert check(emulator.submissions[0], SUBMISSION) == []
+    for request in (r for r in emulator.requests if r.kind == "api"):
+        assert any(re.fullmatch(p, request.path) for p in REQUEST_PATHS[request.method]), request.path

@@ -8,13 +8,10 @@ import httpx
 import pytest
 
 from airflow_assemblyai import __version__
+from airflow_assemblyai.defaults import DEFAULT_SPEECH_MODELS
 from airflow_assemblyai.exceptions import AssemblyAIAuthError, AssemblyAIInvalidInputError
-from airflow_assemblyai.hooks.assemblyai import (
-    DEFAULT_BASE_URL,
-    EU_BASE_URL,
-    AssemblyAIHook,
-    _retry_after_seconds,
-)
+from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook, _retry_after_seconds
+from airflow_assemblyai.hooks.settings import DEFAULT_BASE_URL, EU_BASE_URL
 
 API_KEY = "unit-secret-key-0123456789"
 
@@ -85,11 +82,80 @@ def test_unknown_region_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None
 def test_retry_budget_argument_beats_extra_beats_default(monkeypatch: pytest.MonkeyPatch) -> None:
     set_conn(monkeypatch, extra={"max_attempts": 2, "retry_wait_max": 3})
     hook = AssemblyAIHook(max_attempts=7)
-    hook.get_conn()
     assert (hook.max_attempts, hook.retry_wait_max, hook.retry_wait_initial) == (7, 3.0, 1.0)
 
 
-@pytest.mark.parametrize("extra", [{"max_attempts": 0}, {"retry_wait_max": "soon"}])
+def test_settings_are_right_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller reading the retry budget first gets the connection's values, not the defaults."""
+    set_conn(monkeypatch, extra={"max_attempts": 3, "retry_wait_initial": 0.25})
+    hook = AssemblyAIHook()
+    assert (hook.retry_wait_initial, hook.max_attempts) == (0.25, 3)
+    assert hook.settings is hook.settings  # read once
+
+
+# What Airflow's UI form stores for optional fields left empty, and numbers typed as text.
+FORM_EMPTY = {
+    "region": None,
+    "speech_models": None,
+    "max_attempts": None,
+    "retry_wait_initial": None,
+    "retry_wait_max": None,
+}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        FORM_EMPTY,
+        {name: "" for name in FORM_EMPTY},
+        {name: "  " for name in FORM_EMPTY},
+        {f"extra__assemblyai__{name}": None for name in FORM_EMPTY},
+        {},
+    ],
+    ids=["null", "empty", "blank", "prefixed-null", "absent"],
+)
+def test_a_form_saved_with_optional_fields_empty_reads_as_defaults(
+    monkeypatch: pytest.MonkeyPatch, extra: dict[str, object]
+) -> None:
+    set_conn(monkeypatch, extra=extra)
+    settings = AssemblyAIHook().settings
+    assert settings.base_url == DEFAULT_BASE_URL
+    assert (settings.max_attempts, settings.retry_wait_initial, settings.retry_wait_max) == (5, 1.0, 60.0)
+    assert settings.default_speech_models == DEFAULT_SPEECH_MODELS
+
+
+def test_numbers_typed_as_text_are_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(
+        monkeypatch,
+        extra={"max_attempts": "3", "retry_wait_initial": "0.5", "extra__assemblyai__retry_wait_max": " 9 "},
+    )
+    settings = AssemblyAIHook().settings
+    assert (settings.max_attempts, settings.retry_wait_initial, settings.retry_wait_max) == (3, 0.5, 9.0)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "universal-2, universal-3-5-pro",
+        '["universal-2", "universal-3-5-pro"]',
+        ["universal-2", "universal-3-5-pro"],
+    ],
+)
+def test_the_connection_sets_the_default_model_chain(monkeypatch: pytest.MonkeyPatch, value: object) -> None:
+    set_conn(monkeypatch, extra={"speech_models": value})
+    assert AssemblyAIHook().settings.default_speech_models == ("universal-2", "universal-3-5-pro")
+
+
+@pytest.mark.parametrize(("value", "match"), [("[oops", "not a JSON list"), (" , ", "is empty"), (7, "list")])
+def test_a_bad_model_chain_on_the_connection_names_the_field(
+    monkeypatch: pytest.MonkeyPatch, value: object, match: str
+) -> None:
+    set_conn(monkeypatch, extra={"speech_models": value})
+    with pytest.raises(AssemblyAIInvalidInputError, match=rf"'speech_models'.*{match}|{match}"):
+        _ = AssemblyAIHook().settings
+
+
+@pytest.mark.parametrize("extra", [{"max_attempts": 0}, {"retry_wait_max": "soon"}, {"max_attempts": True}])
 def test_bad_retry_settings_are_rejected(monkeypatch: pytest.MonkeyPatch, extra: dict[str, object]) -> None:
     set_conn(monkeypatch, extra=extra)
     with pytest.raises(AssemblyAIInvalidInputError, match=r"max_attempts|retry_wait_max"):

@@ -1,0 +1,98 @@
+"""The model chain: sent on every submission, set per task or per connection, refusals final and clear."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_assemblyai.defaults import DEFAULT_SPEECH_MODELS
+from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError, SpeechModelRejectedError
+from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
+from airflow_assemblyai.testing.emulator import (
+    MISSING_MODELS_TEXT,
+    SINGULAR_MODEL_TEXT,
+    Emulator,
+)
+
+AUDIO = "https://example.invalid/call.wav"
+REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
+
+
+def use_connection(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, **extra: object) -> None:
+    conn = {
+        "conn_type": "assemblyai",
+        "password": emulator.api_key,
+        "host": emulator.base_url,
+        "extra": {"max_attempts": 3, "retry_wait_initial": 0.01, "retry_wait_max": 0.02, **extra},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(conn))
+
+
+def transcribe(**kwargs: object) -> str:
+    operator = AssemblyAITranscribeOperator(task_id="transcribe", audio_url=AUDIO, **kwargs)  # type: ignore[arg-type]
+    return str(operator.execute({}))  # type: ignore[arg-type]
+
+
+def test_without_a_choice_the_provider_default_chain_is_sent(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_connection(monkeypatch, emulator)
+    tid = transcribe(redact_pii_policies=["person_name"])
+    assert emulator.submissions[-1]["speech_models"] == list(DEFAULT_SPEECH_MODELS)
+    transcript = AssemblyAIHook().get_transcript(tid)
+    assert transcript["speech_models"] == list(DEFAULT_SPEECH_MODELS)
+
+
+def test_the_connection_default_beats_the_provider_default_and_the_task_beats_both(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_connection(monkeypatch, emulator, speech_models="universal-2")
+    transcribe(redact_pii_policies=["person_name"])
+    assert emulator.submissions[-1]["speech_models"] == ["universal-2"]
+    transcribe(redact_pii_policies=["person_name"], speech_models=["universal-3-5-pro"])
+    assert emulator.submissions[-1]["speech_models"] == ["universal-3-5-pro"]
+
+
+def test_the_singular_speech_model_is_refused_before_any_request(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_connection(monkeypatch, emulator)
+    with pytest.raises(
+        AssemblyAIInvalidInputError, match=r"speech_model \(singular\) is deprecated.*speech_models"
+    ):
+        AssemblyAIHook().submit_transcript(AUDIO, speech_model="best", **REDACT)
+    assert emulator.count("POST", "/v2/transcript") == 0
+
+
+@pytest.mark.parametrize("retired", ["universal-3-pro", "nano", "best"])
+def test_a_retired_model_fails_once_with_the_replacement_assemblyai_suggests(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, retired: str
+) -> None:
+    use_connection(monkeypatch, emulator)
+    with pytest.raises(SpeechModelRejectedError) as info:
+        transcribe(redact_pii_policies=["person_name"], speech_models=[retired, "universal-2"])
+    message = str(info.value)
+    assert f'The "{retired}" speech model(s) have been deprecated.' in message
+    assert 'Use speech_models: ["universal-3-5-pro", "universal-2"] instead.' in message
+    assert "connection 'assemblyai_default'" in message  # says where to change it
+    assert info.value.http_status == 400
+    assert emulator.count("POST", "/v2/transcript") == 1  # permanent: never retried
+
+
+def test_the_emulator_refuses_what_the_api_refuses(emulator: Emulator) -> None:
+    import httpx
+
+    with httpx.Client(base_url=emulator.base_url, headers={"Authorization": emulator.api_key}) as client:
+        missing = client.post("/v2/transcript", json={"audio_url": AUDIO, **REDACT})
+        singular = client.post(
+            "/v2/transcript", json={"audio_url": AUDIO, "speech_model": "universal-2", **REDACT}
+        )
+        accepted = client.post(
+            "/v2/transcript", json={"audio_url": AUDIO, "speech_models": ["universal-2"], **REDACT}
+        )
+    assert (missing.status_code, missing.json()) == (400, {"error": MISSING_MODELS_TEXT})
+    assert (singular.status_code, singular.json()) == (400, {"error": SINGULAR_MODEL_TEXT})
+    assert accepted.status_code == 200
+    assert accepted.json()["speech_models"] == ["universal-2"]
