@@ -77,9 +77,7 @@ def dag_conf(bucket: str, audio: str) -> dict[str, str]:
 
 def dry_run(conf: dict[str, str], api_key: str) -> int:
     """Print what the example DAG's transcribe task would send, rendered from ``conf``; send nothing."""
-    os.environ["AIRFLOW_CONN_ASSEMBLYAI_DEFAULT"] = json.dumps(
-        {"conn_type": "assemblyai", "password": api_key}
-    )
+    os.environ.update(assemblyai_connection_env(api_key=api_key))
     spec = importlib.util.spec_from_file_location(DAG_ID, REPO / "dags" / f"{DAG_ID}.py")
     if spec is None or spec.loader is None:
         raise SystemExit("demo: the example DAG cannot be loaded")
