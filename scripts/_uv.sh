@@ -36,7 +36,8 @@ resolve_python() {
 # Print the requirements an Airflow line needs that its own metadata does not declare.
 airflow_line_pins() {
   case "$1" in
-    # svcs 26 changed its FastAPI lifespan in a way Airflow 3.2's in-process execution API cannot use.
-    3.2.*) echo "svcs<26" ;;
+    # svcs 26 changed its FastAPI lifespan in a way Airflow 3.2's in-process execution API cannot use;
+    # with cadwyn 9 (and the FastAPI it allows) Airflow 3.2's execution API models fail to build.
+    3.2.*) echo "svcs<26 cadwyn<8" ;;
   esac
 }
