@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, cast
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
 import httpx
 import tenacity
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from airflow.sdk import ObjectStoragePath
 
-RETRYABLE_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 UPLOAD_CHUNK_SIZE = 1024 * 1024
 
 #: Errors after which nothing reached the server, so even a POST may be sent again.
@@ -52,7 +52,7 @@ _NOTHING_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTime
 
 
 class _RetryableStatus(Exception):
-    """A 429 or 5xx answer, raised inside the retry loop only."""
+    """A 408, 429 or 5xx answer, raised inside the retry loop only."""
 
     def __init__(self, status_code: int, retry_after: float | None, api_error: str) -> None:
         super().__init__(f"HTTP {status_code}")
@@ -104,11 +104,47 @@ def _api_error_text(response: httpx.Response) -> str:
 
 
 def mask_presigned_url(url: str) -> None:
-    """Mask a pre-signed URL, and each of its query values, in every Airflow log."""
-    mask_secret(url)
-    for _, value in parse_qsl(urlsplit(url).query):
-        if len(value) >= 8:
-            mask_secret(value)
+    """Mask a pre-signed URL, and every one of its query values, in every Airflow log.
+
+    Each value is registered as it stands in the URL (a base64 signature keeps its ``%2B``, ``%2F``
+    and ``%3D``), decoded, and encoded again in full, and the URL as httpx prints it too, so a log
+    line holding any of these forms prints ``***``. Airflow's masker itself leaves out values
+    shorter than ``[logging] min_length_masked_secret``.
+    """
+    for secret in _presigned_url_forms(url):
+        mask_secret(secret)
+
+
+def mask_redirect_location(response: httpx.Response) -> None:
+    """Mask the ``Location`` an answer points to, as a pre-signed URL; an httpx response event hook.
+
+    A client that follows redirects sends its next request to that URL, and httpx logs it; wire
+    this as ``event_hooks={"response": [mask_redirect_location]}`` so the URL is masked first.
+    """
+    location = response.headers.get("Location")
+    if not location:
+        return
+    mask_presigned_url(location)
+    absolute = str(response.request.url.join(location))
+    if absolute != location:
+        mask_presigned_url(absolute)
+
+
+def _presigned_url_forms(url: str) -> set[str]:
+    """Return ``url``, its httpx form, and each query value raw, decoded and fully encoded."""
+    try:
+        as_sent = str(httpx.URL(url))
+    except httpx.InvalidURL:
+        as_sent = url
+    forms = {url, as_sent}
+    for text in (url, as_sent):
+        for pair in urlsplit(text).query.split("&"):
+            raw = pair.partition("=")[2]
+            if not raw:
+                continue
+            decoded = unquote_plus(raw)
+            forms.update((raw, unquote(raw), decoded, quote(decoded, safe=""), quote_plus(decoded, safe="")))
+    return forms
 
 
 class AssemblyAIHook(BaseHook):
@@ -119,7 +155,7 @@ class AssemblyAIHook(BaseHook):
     extra ``speech_models`` sets the model chain of every submission that names none. The connection
     is read once, on first use, into :attr:`settings`.
 
-    Passing faults (429 honouring ``Retry-After``, 500/502/503/504, timeouts, dropped connections)
+    Passing faults (429 honouring ``Retry-After``, 408/500/502/503/504, timeouts, dropped connections)
     are retried with exponential backoff and jitter, ``max_attempts`` in all. ``POST`` requests
     (submit, upload) are retried only when nothing reached the server (connect errors) or on 429.
     Everything else (401, 403, 404, other 400s) raises a final error at once.

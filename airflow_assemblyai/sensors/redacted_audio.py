@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from airflow_assemblyai import exceptions
 from airflow_assemblyai.exceptions import (
@@ -18,6 +18,7 @@ from airflow_assemblyai.exceptions import (
     AssemblyAIUnexpectedResponseError,
 )
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.triggers.redacted_audio import DEFAULT_POLL_INTERVAL, AssemblyAIRedactedAudioTrigger
 
 if TYPE_CHECKING:
@@ -34,9 +35,11 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
     (never the pre-signed URL, which the transfer fetches fresh).
 
     A final answer (wrong key, unknown or failed transcript, redaction never requested, file
-    expired) fails the task at once without retries, even with ``soft_fail``: ``soft_fail`` turns
-    only a timeout into a skip. Passing faults (429, 5xx, timeouts) are retried inside the hook;
-    if they persist, the poke counts as "not yet" and only ``timeout`` ends the wait.
+    expired) fails the task at once without retries. ``soft_fail`` and ``never_fail`` keep
+    Airflow's meaning in every mode (the README tabulates the outcomes); a malformed
+    ``transcript_id`` fails the task before any request, whatever they say. Passing faults (408,
+    429, 5xx, timeouts) are retried inside the hook; if they persist, the poke counts as "not yet"
+    and only ``timeout`` ends the wait.
 
     :param transcript_id: AssemblyAI transcript id (templated).
     :param assemblyai_conn_id: Airflow connection of type ``assemblyai``.
@@ -66,32 +69,37 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
         """Return the hook of ``assemblyai_conn_id``."""
         return AssemblyAIHook(self.assemblyai_conn_id)
 
+    def execute(self, context: Context) -> Any:
+        """Check the rendered transcript id, then wait by poking, rescheduling or deferring."""
+        # Checked before the base class's poke loop: a malformed id is a DAG error, not an answer
+        # from AssemblyAI, so it fails the task even with soft_fail or never_fail.
+        self.transcript_id = validate_transcript_id(self.transcript_id)
+        return super().execute(context)
+
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        """Poll once; done when the redacted audio is ready."""
+        """Poll once: done when the redacted audio is ready; deferrable, hand a wait to the trigger."""
         try:
             verdict = self.hook.poll_redacted_audio(self.transcript_id)
         except AssemblyAITransientError as exc:
             self.log.warning("Transcript %s: passing fault, still waiting: %s", self.transcript_id, exc)
-            return False
-        if not verdict.ready:
+            verdict = None
+        if verdict is not None and verdict.ready:
+            self.log.info(
+                "Transcript %s: redacted audio is ready (%s)", self.transcript_id, verdict.audio_format
+            )
+            return PokeReturnValue(
+                is_done=True,
+                xcom_value={"transcript_id": self.transcript_id, "audio_format": verdict.audio_format},
+            )
+        if verdict is not None:
             self.log.info("Transcript %s: waiting (%s)", self.transcript_id, verdict.reason)
-            return False
-        self.log.info("Transcript %s: redacted audio is ready (%s)", self.transcript_id, verdict.audio_format)
-        return PokeReturnValue(
-            is_done=True,
-            xcom_value={"transcript_id": self.transcript_id, "audio_format": verdict.audio_format},
-        )
+        if self.deferrable:
+            # Deferring from the poke lets the first, inline poke run inside the base class's
+            # loop, so soft_fail and never_fail treat it exactly as they treat any other poke.
+            self._defer()
+        return False
 
-    def execute(self, context: Context) -> Any:
-        """Wait by poking or rescheduling, or poke once and defer to the trigger."""
-        try:
-            if not self.deferrable:
-                return super().execute(context)
-            first = self.poke(context)
-            if isinstance(first, PokeReturnValue):
-                return first.xcom_value
-        except AirflowSkipException as skip:
-            _reraise_final(skip)
+    def _defer(self) -> NoReturn:
         self.defer(
             trigger=AssemblyAIRedactedAudioTrigger(
                 transcript_id=self.transcript_id,
@@ -103,22 +111,16 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
             timeout=timedelta(seconds=self.timeout),
         )
 
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
-        """Resume after the trigger, keeping final errors as failures even with ``soft_fail``."""
-        try:
-            return super().resume_execution(next_method, next_kwargs, context)
-        except AirflowSkipException as skip:
-            _reraise_final(skip)
-
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, str]:
         """Turn the trigger's event into the XCom value, a timeout or the final error."""
-        if not isinstance(event, dict) or event.get("transcript_id") != self.transcript_id:
+        transcript_id = validate_transcript_id(self.transcript_id)  # re-rendered on resume
+        if not isinstance(event, dict) or event.get("transcript_id") != transcript_id:
             raise AssemblyAIUnexpectedResponseError(
                 f"The trigger sent an event for another transcript or none at all: {event!r}"
             )
         status = event.get("status")
         if status == "success" and event.get("audio_format") in ("mp3", "wav"):
-            return {"transcript_id": self.transcript_id, "audio_format": str(event["audio_format"])}
+            return {"transcript_id": transcript_id, "audio_format": str(event["audio_format"])}
         if status == "timeout":
             raise AirflowSensorTimeout(str(event.get("message") or "Timed out."))
         if status == "error":
@@ -127,11 +129,3 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
                 error_class = AssemblyAIFinalError
             raise error_class(str(event.get("message")))
         raise AssemblyAIUnexpectedResponseError(f"The trigger sent an unknown event: {event!r}")
-
-
-def _reraise_final(skip: AirflowSkipException) -> NoReturn:
-    """Re-raise a final AssemblyAI error that ``soft_fail`` turned into a skip; else the skip."""
-    cause = skip.__cause__
-    if isinstance(cause, AssemblyAIFinalError):
-        raise cause from None
-    raise skip

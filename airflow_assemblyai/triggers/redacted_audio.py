@@ -9,8 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_assemblyai.exceptions import AssemblyAIError, AssemblyAITransientError
+from airflow_assemblyai.exceptions import (
+    AssemblyAIError,
+    AssemblyAIInvalidInputError,
+    AssemblyAITransientError,
+)
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+from airflow_assemblyai.ids import validate_transcript_id
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -31,7 +36,8 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
     ``error_type`` and ``message``) or ``timeout`` (``end_time`` passed). Passing faults that
     outlive the hook's retries count as "not yet", as they do for a poking sensor: only
     ``end_time`` ends the wait. The verdict comes from the hook's ``apoll_redacted_audio``, the
-    same decision the sensor uses.
+    same decision the sensor uses. A malformed ``transcript_id`` ends in one ``error`` event before
+    any request.
 
     :param transcript_id: AssemblyAI transcript id.
     :param assemblyai_conn_id: Airflow connection of type ``assemblyai``.
@@ -70,13 +76,22 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until ready, final error or ``end_time``; yield one event and return."""
+        try:
+            transcript_id = validate_transcript_id(self.transcript_id)
+        except AssemblyAIInvalidInputError as exc:
+            yield self._event("error", error_type=type(exc).__name__, message=str(exc))
+            return
         hook = AssemblyAIHook(self.assemblyai_conn_id)
         passing_failures = 0
         last_reason = ""
         try:
             while True:
+                # Wait first: the sensor polled just before deferring, and an event fired within
+                # seconds of deferral can race Airflow's scheduler (README, "Batches").
+                remaining = self.end_time - time.time()
+                await asyncio.sleep(max(0.0, min(jittered(self.poll_interval), remaining)))
                 try:
-                    verdict = await hook.apoll_redacted_audio(self.transcript_id)
+                    verdict = await hook.apoll_redacted_audio(transcript_id)
                 except AssemblyAITransientError as exc:
                     passing_failures += 1
                     self.log.warning(
@@ -98,13 +113,11 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
                             "Trigger: transcript %s still waiting (%s)", self.transcript_id, verdict.reason
                         )
                         last_reason = verdict.reason
-                remaining = self.end_time - time.time()
-                if remaining <= 0:
+                if time.time() >= self.end_time:
                     yield self._event(
                         "timeout",
                         message=f"Redacted audio of transcript {self.transcript_id} was not ready in time.",
                     )
                     return
-                await asyncio.sleep(min(jittered(self.poll_interval), remaining))
         finally:
             await hook.aclose()

@@ -146,7 +146,7 @@ def test_delete_twice_succeeds_and_unknown_id_fails(emulator: Emulator, hook: As
 # -- retries ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("statuses", [[429], [500], [502], [503], [504], [429, 503]])
+@pytest.mark.parametrize("statuses", [[408], [429], [500], [502], [503], [504], [429, 503], [408, 408]])
 def test_passing_faults_are_retried(emulator: Emulator, hook: AssemblyAIHook, statuses: list[int]) -> None:
     tid = emulator.add_transcript(status="completed", params=REDACT)
     emulator.set_faults(tid, Faults(api_errors=list(statuses), retry_after=0))
@@ -213,6 +213,30 @@ def test_submit_is_not_repeated_after_it_reached_the_server(emulator: Emulator, 
     with pytest.raises(AssemblyAITransientError):
         hook.submit_transcript("https://example.invalid/a.wav", **REDACT)
     assert api_requests(emulator, "POST", "/v2/transcript") == 1
+
+
+def test_a_408_is_retried_for_reads_and_deletes_but_never_for_posts(
+    emulator: Emulator, hook: AssemblyAIHook, tmp_path: Path
+) -> None:
+    tid = emulator.add_transcript(status="completed", params=REDACT)
+    emulator.set_faults(tid, Faults(api_errors=[408, 408]))
+    assert hook.get_redacted_audio(tid).ready
+    assert api_requests(emulator, "GET", f"/v2/transcript/{tid}/redacted-audio") == 3
+    emulator.set_faults(tid, Faults(api_errors=[408]))
+    hook.delete_transcript(tid)
+    assert emulator.deleted(tid)
+    assert api_requests(emulator, "DELETE", f"/v2/transcript/{tid}") == 2
+
+    emulator.queue_responses([408])
+    with pytest.raises(AssemblyAITransientError, match="HTTP 408"):
+        hook.submit_transcript("https://example.invalid/a.wav", **REDACT)
+    assert api_requests(emulator, "POST", "/v2/transcript") == 1
+    emulator.queue_responses([408])
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"RIFF")
+    with pytest.raises(AssemblyAITransientError, match="HTTP 408"):
+        hook.upload_file(audio)
+    assert api_requests(emulator, "POST", "/v2/upload") == 1
 
 
 def test_submit_is_repeated_after_a_429(emulator: Emulator, hook: AssemblyAIHook) -> None:

@@ -95,3 +95,27 @@ async def test_cancelled_trigger_closes_its_client(emulator: Emulator) -> None:
     polls = emulator.count("GET", f"/v2/transcript/{tid}")
     await asyncio.sleep(0.3)
     assert emulator.count("GET", f"/v2/transcript/{tid}") == polls  # nothing polls after cancellation
+
+
+@pytest.mark.parametrize("transcript_id", ["x/../{other}", "{other}?x=1", " ", "a" * 129])
+async def test_malformed_id_is_one_error_event_before_any_request(
+    emulator: Emulator, transcript_id: str
+) -> None:
+    other = emulator.add_transcript(params=REDACT)
+    events = await events_of(trigger_for(transcript_id.format(other=other)))
+    assert [(e["status"], e["error_type"]) for e in events] == [("error", "AssemblyAIInvalidInputError")]
+    assert "transcript_id" in str(events[0]["message"])
+    assert not emulator.requests
+
+
+async def test_the_first_poll_waits_one_interval_after_deferral(emulator: Emulator) -> None:
+    """The sensor polled just before deferring: asking again at once only feeds Airflow's defer race."""
+    tid = emulator.add_transcript(params=REDACT)  # ready: a poll would succeed at once
+    trigger = AssemblyAIRedactedAudioTrigger(transcript_id=tid, poll_interval=600, end_time=time.time() + 900)
+    first = asyncio.ensure_future(anext(trigger.run()))
+    done, _ = await asyncio.wait({first}, timeout=1.0)
+    assert not done  # still in its first interval
+    assert emulator.count(path_prefix="/v2/") == 0
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -83,7 +84,7 @@ def test_final_errors_fail_at_once_without_retries(
     tid = emulator.add_transcript(**{"params": REDACT, **seed})
     if expire:
         emulator.expire(tid)
-    state, _ = run_sensor(tid, soft_fail=True, **mode)  # soft_fail must not hide a final error
+    state, _ = run_sensor(tid, **mode)
     assert state == "failed"
     transcript_reads = [r for r in emulator.requests if r.path == f"/v2/transcript/{tid}"]
     assert len(transcript_reads) == 1  # no task retry, no second poll
@@ -100,13 +101,91 @@ def test_unknown_transcript_and_wrong_key_fail(
     assert run_sensor(tid, **mode)[0] == "failed"
 
 
+# Where an outcome is found: the mode, and for a deferrable sensor whether its first, inline poke
+# finds it or the trigger does after the deferral.
+WHERE = {
+    "poke": {"mode": "poke"},
+    "reschedule": {"mode": "reschedule"},
+    "deferred-first-poke": {"deferrable": True},
+    "deferred-trigger": {"deferrable": True},
+}
+FLAGS = {"plain": {}, "soft_fail": {"soft_fail": True}, "never_fail": {"never_fail": True}}
+# The final state per outcome, flag and WHERE column, as the README tabulates it (checked below).
+# A timeout is never found by the first inline poke (None): a deferred wait times out in the trigger.
+# fmt: off
+OUTCOMES = {
+    ("final error", "plain"):      ("failed",  "failed",  "failed",  "failed"),
+    ("final error", "soft_fail"):  ("skipped", "skipped", "skipped", "skipped"),
+    ("final error", "never_fail"): ("skipped", "skipped", "skipped", "skipped"),
+    ("timeout", "plain"):          ("failed",  "failed",  None,      "failed"),
+    ("timeout", "soft_fail"):      ("skipped", "skipped", None,      "skipped"),
+    ("timeout", "never_fail"):     ("failed",  "failed",  None,      "skipped"),
+}
+# fmt: on
+OUTCOME_CELLS = [
+    (outcome, flag, where, state)
+    for (outcome, flag), states in OUTCOMES.items()
+    for where, state in zip(WHERE, states, strict=True)
+    if state is not None
+]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "flag", "where", "expected"),
+    [pytest.param(*cell, id="-".join(cell[:3]).replace(" ", "-")) for cell in OUTCOME_CELLS],
+)
+def test_soft_fail_and_never_fail_outcomes(
+    run_sensor: SensorRun, emulator: Emulator, outcome: str, flag: str, where: str, expected: str
+) -> None:
+    if outcome == "timeout":
+        tid = emulator.add_transcript(status="processing", params=REDACT)
+        first_reads = None
+    elif where == "deferred-first-poke":
+        tid = emulator.add_transcript(status="error", params=REDACT)
+        first_reads = 1  # the first poll already sees the failed transcript
+    else:
+        # The first poll spends its retry budget (2 attempts) on 503s and counts as "not yet";
+        # the next poll (a later poke, or the trigger's first) finds the transcript failed.
+        tid = emulator.add_transcript(status="error", params=REDACT, faults=Faults(api_errors=[503, 503]))
+        first_reads = 3
+    state, _ = run_sensor(tid, timeout=1, retries=0, **FLAGS[flag], **WHERE[where])
+    assert state == expected
+    reads = [r for r in emulator.requests if r.path == f"/v2/transcript/{tid}"]
+    if first_reads is None:
+        assert len(reads) >= 2  # it waited before timing out
+    else:
+        assert len(reads) == first_reads
+
+
+def test_readme_tabulates_exactly_these_outcomes() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### soft_fail and never_fail on the sensor", 1)[1].split("\n\n")
+    table = next(block for block in section if block.startswith("| outcome"))
+    rows = [line.strip("| ").split(" | ") for line in table.splitlines()]
+    documented = {
+        (outcome, flag.strip("`").replace("neither", "plain")): tuple(
+            None if state == "—" else state for state in states
+        )
+        for outcome, flag, *states in rows[2:]
+    }
+    assert documented == OUTCOMES
+
+
 @pytest.mark.parametrize("mode", MODES)
-def test_timeout_fails_and_soft_fail_skips(
+def test_malformed_id_fails_before_any_request_whatever_never_fail_says(
     run_sensor: SensorRun, emulator: Emulator, mode: dict[str, Any]
 ) -> None:
-    tid = emulator.add_transcript(status="processing", params=REDACT)
-    assert run_sensor(tid, timeout=1, retries=0, **mode)[0] == "failed"
-    assert run_sensor(tid, timeout=1, soft_fail=True, **mode)[0] == "skipped"
+    other = emulator.add_transcript(params=REDACT)
+    state, _ = run_sensor("{{ 'x/../' }}" + other, never_fail=True, **mode)
+    assert state == "failed"
+    assert not emulator.requests  # the other transcript was never reached
+
+
+def test_id_is_checked_after_templating(run_sensor: SensorRun, emulator: Emulator) -> None:
+    tid = emulator.add_transcript(params=REDACT, faults=Faults(render_polls=1))
+    # Rendered on execute and again on resume; the spaces around it are trimmed both times.
+    state, xcom = run_sensor(" {{ '" + tid + "' }} ", deferrable=True)
+    assert (state, xcom) == ("success", {"transcript_id": tid, "audio_format": "mp3"})
 
 
 def test_passing_faults_never_fail_a_poke(run_sensor: SensorRun, emulator: Emulator) -> None:
