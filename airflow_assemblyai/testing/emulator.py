@@ -48,6 +48,7 @@ except ImportError as missing:  # pragma: no cover - depends on the installed ex
 from airflow_assemblyai.redaction import NOT_FOUND_TEXT, NOT_REQUESTED_TEXT, PENDING_TEXT
 from airflow_assemblyai.testing.audio import render_redacted, synth_wav, write_large_wav
 from airflow_assemblyai.testing.loopback import EMULATOR_READY, free_port
+from airflow_assemblyai.testing.transcript import DEFAULT_CHARS_PER_CAPTION, subtitles, transcript_fields
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -72,6 +73,8 @@ MAX_LIST_LIMIT = 200
 EXPIRED_TEXT = "The redacted audio file for this transcript has expired and is no longer available."
 FAILED_TRANSCRIPT_TEXT = "Transcript failed; it has no redacted audio."
 DELETED_TEXT = "Deleted by user."
+#: A guess: the wording of the 400 for subtitles of a transcript that has not completed.
+SUBTITLES_NOT_READY_TEXT = "Transcript is not completed yet; subtitles are available once it has completed."
 S3_EXPIRED = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
 S3_DENIED = "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
 S3_TWO_AUTHS = (
@@ -336,31 +339,18 @@ class Emulator:
         }
         if status == "completed":
             duration = self._source_duration(record)
-            speaker = "A" if params.get("speaker_labels") else None
-            words = (
-                []
+            content = (
+                {"text": DELETED_TEXT, "words": [], "utterances": None}
                 if record.deleted
-                else [{"text": "Hello,", "start": 0, "end": 400, "confidence": 0.9, "speaker": speaker}]
+                else transcript_fields(duration, params)
             )
             body.update(
-                text=DELETED_TEXT if record.deleted else "Hello, my name is ####. I live at ####.",
-                words=words,
+                content,
                 confidence=0.9,
                 audio_duration=round(duration),
                 language_confidence=None if params.get("language_code") else 0.99,
                 speech_model_used=_model_used(params),
             )
-            if params.get("speaker_labels") and not record.deleted:
-                body["utterances"] = [
-                    {
-                        "text": "Hello,",
-                        "start": 0,
-                        "end": 400,
-                        "confidence": 0.9,
-                        "speaker": "A",
-                        "words": words,
-                    }
-                ]
         elif status == "error":
             body["error"] = record.faults.error
         return body
@@ -524,6 +514,22 @@ class Emulator:
                     return Response(status_code=202)
                 url = emulator._mint_url(record)
             return JSONResponse({"status": "redacted_audio_ready", "redacted_audio_url": url})
+
+        @app.get("/v2/transcript/{transcript_id}/{fmt}")
+        async def subtitles_of(
+            transcript_id: str, fmt: str, chars_per_caption: int | None = None
+        ) -> Response:
+            if fmt not in ("srt", "vtt"):
+                return _error(404, "Not found.")
+            with emulator._lock:
+                record = emulator._transcripts.get(transcript_id)
+                if record is None:
+                    return _error(400, NOT_FOUND_TEXT)
+                if emulator._status(record) != "completed":
+                    return _error(400, SUBTITLES_NOT_READY_TEXT)
+                words = emulator._view(record)["words"] or []
+            text = subtitles(words, fmt, chars_per_caption or DEFAULT_CHARS_PER_CAPTION)
+            return Response(text, media_type="text/plain")
 
         @app.head("/_files/{name}")
         async def head_file(name: str) -> Response:
