@@ -22,11 +22,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +37,14 @@ from typing import Any
 
 import httpx
 
+from airflow_assemblyai.testing.loopback import (
+    assemblyai_connection_env,
+    aws_connection_env,
+    connection_env,
+    emulator_process,
+    moto_process,
+)
+
 MiB = 1024 * 1024
 API_KEY = "bench-key"
 BUCKET = "benchmark-bucket"
@@ -45,25 +53,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- the parent: servers, seeding, the table ------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, process: subprocess.Popen[Any], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} did not start")
 
 
 def child_env(moto: str, emulator: str, home: Path) -> dict[str, str]:
@@ -77,19 +66,10 @@ def child_env(moto: str, emulator: str, home: Path) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true",
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
-                {
-                    "conn_type": "aws",
-                    "login": "testing",
-                    "password": "testing",
-                    "extra": {"endpoint_url": moto, "region_name": "us-east-1"},
-                }
-            ),
-            "AIRFLOW_CONN_ASSEMBLYAI_DEFAULT": json.dumps(
-                {"conn_type": "assemblyai", "password": API_KEY, "host": emulator}
-            ),
-            "AIRFLOW_CONN_BENCH_HTTP": json.dumps({"conn_type": "http", "host": emulator}),
             "PYTHONPATH": str(ROOT),
+            **aws_connection_env(endpoint_url=moto),
+            **assemblyai_connection_env(api_key=API_KEY, base_url=emulator),
+            **connection_env("bench_http", conn_type="http", host=emulator),
         }
     )
     return env
@@ -117,38 +97,14 @@ def main() -> int:
     sizes = [int(s) for s in options.sizes.split(",")]
     methods = [m for m in options.methods.split(",") if m]
     workdir = Path(tempfile.mkdtemp(prefix="aai-bench-"))
-    moto_port, emulator_port = free_port(), free_port()
-    moto_url, emulator_url = f"http://127.0.0.1:{moto_port}", f"http://127.0.0.1:{emulator_port}"
     storage = workdir / "emulator"
-    servers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "airflow_assemblyai.testing.emulator",
-                "--port",
-                str(emulator_port),
-                "--api-key",
-                API_KEY,
-                "--processing-seconds",
-                "0",
-                "--storage-dir",
-                str(storage),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=ROOT,
-        ),
-    ]
+    stack = contextlib.ExitStack()
     rows: list[dict[str, Any]] = []
     try:
-        wait_for_port(moto_port, servers[0], "moto server")
-        wait_for_port(emulator_port, servers[1], "emulator")
+        moto_url = stack.enter_context(moto_process())
+        emulator_url = stack.enter_context(
+            emulator_process(api_key=API_KEY, processing_seconds=0, storage_dir=storage)
+        )
         import boto3
 
         s3 = boto3.client(
@@ -202,10 +158,7 @@ def main() -> int:
                     flush=True,
                 )
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(timeout=30)
+        stack.close()
         shutil.rmtree(workdir, ignore_errors=True)
     print_table(rows, sizes)
     return 0

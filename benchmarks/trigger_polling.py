@@ -12,31 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import resource
-import subprocess
-import sys
 import time
 
 import httpx
 
+from airflow_assemblyai.testing.loopback import assemblyai_connection_env, emulator_process
+
 KEY = "bench-key"
-
-
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_assemblyai.testing.emulator", "--port", "0", "--api-key", KEY],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("AssemblyAI emulator listening on "):
-        process.kill()
-        raise SystemExit("the emulator did not start")
-    return process, line.rsplit(" ", 1)[1]
 
 
 async def run_triggers(ids: list[str], seconds: float, interval: float) -> None:
@@ -68,14 +52,11 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0)
     args = parser.parse_args()
 
-    emulator, base_url = start_emulator()
-    try:
+    with emulator_process(api_key=KEY) as base_url:
         control = httpx.Client(base_url=base_url, timeout=30)
         seed = {"status": "processing", "params": {"redact_pii": True, "redact_pii_audio": True}}
         ids = [control.post("/_emulator/transcripts", json=seed).json()["id"] for _ in range(args.triggers)]
-        os.environ["AIRFLOW_CONN_ASSEMBLYAI_DEFAULT"] = json.dumps(
-            {"conn_type": "assemblyai", "password": KEY, "host": base_url}
-        )
+        os.environ.update(assemblyai_connection_env(api_key=KEY, base_url=base_url))
         before = control.get("/_emulator/stats").json()
         usage_before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.monotonic()
@@ -83,9 +64,6 @@ def main() -> None:
         elapsed = time.monotonic() - started
         usage = resource.getrusage(resource.RUSAGE_SELF)
         after = control.get("/_emulator/stats").json()
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=30)
 
     polls = after["requests"].get("api", 0) - before["requests"].get("api", 0)
     cpu = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)

@@ -16,7 +16,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,72 +26,25 @@ from pathlib import Path
 import boto3
 import httpx
 
+from airflow_assemblyai.testing.loopback import (
+    assemblyai_connection_env,
+    aws_connection_env,
+    emulator_process,
+    moto_process,
+)
+
 REPO = Path(__file__).resolve().parent.parent
 DAG_ID = "example_assemblyai_redacted_audio"
 BIN = Path(sys.executable).parent
 DEMO_KEY = "demo-emulator-key"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start(stack: ExitStack, args: list[str], log: Path) -> subprocess.Popen[str]:
-    """Start a process whose output goes to ``log``; stop it when ``stack`` closes."""
-    handle = stack.enter_context(log.open("w"))
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=handle, text=True)
-
-    def stop() -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-    stack.callback(stop)
-    return process
-
-
-def wait_for_http(url: str, deadline_s: float = 60) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit(f"demo: {url} did not answer within {deadline_s:.0f} s")
-
-
 def start_local_services(stack: ExitStack, work: Path) -> tuple[str, str]:
-    """Start the emulator and moto; return their base URLs."""
-    emulator = start(
-        stack,
-        [
-            str(BIN / "python"),
-            "-m",
-            "airflow_assemblyai.testing.emulator",
-            "--port",
-            "0",
-            "--api-key",
-            DEMO_KEY,
-            "--processing-seconds",
-            "2",
-        ],
-        work / "emulator.log",
+    """Start the emulator and moto in their own processes; return their base URLs."""
+    emulator_url = stack.enter_context(
+        emulator_process(api_key=DEMO_KEY, processing_seconds=2, log=work / "emulator.log")
     )
-    assert emulator.stdout is not None
-    ready = emulator.stdout.readline().strip()
-    if not ready.startswith("AssemblyAI emulator listening on "):
-        raise SystemExit(f"demo: the emulator did not start (see {work / 'emulator.log'})")
-    emulator_url = ready.rsplit(" ", 1)[1]
-    moto_port = free_port()
-    start(stack, [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], work / "moto.log")
-    moto_url = f"http://127.0.0.1:{moto_port}"
-    wait_for_http(moto_url)
+    moto_url = stack.enter_context(moto_process(log=work / "moto.log"))
     return emulator_url, moto_url
 
 
@@ -125,9 +77,7 @@ def dag_conf(bucket: str, audio: str) -> dict[str, str]:
 
 def dry_run(conf: dict[str, str], api_key: str) -> int:
     """Print what the example DAG's transcribe task would send, rendered from ``conf``; send nothing."""
-    os.environ["AIRFLOW_CONN_ASSEMBLYAI_DEFAULT"] = json.dumps(
-        {"conn_type": "assemblyai", "password": api_key}
-    )
+    os.environ.update(assemblyai_connection_env(api_key=api_key))
     spec = importlib.util.spec_from_file_location(DAG_ID, REPO / "dags" / f"{DAG_ID}.py")
     if spec is None or spec.loader is None:
         raise SystemExit("demo: the example DAG cannot be loaded")
@@ -169,30 +119,25 @@ def main() -> int:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aai-demo-")))
         env = airflow_env(work)
         if real:
-            conn: dict[str, object] = {
-                "conn_type": "assemblyai",
-                "password": os.environ["ASSEMBLYAI_API_KEY"],
-            }
+            env.update(assemblyai_connection_env(api_key=os.environ["ASSEMBLYAI_API_KEY"]))
             s3 = boto3.client("s3")
             print("demo: running against AssemblyAI and AWS")
         else:
             emulator_url, moto_url = start_local_services(stack, work)
-            conn = {"conn_type": "assemblyai", "password": DEMO_KEY, "host": emulator_url}
-            aws = {"endpoint_url": moto_url, "region_name": "us-east-1"}
-            env.update(AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo", AWS_DEFAULT_REGION="us-east-1")
-            env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-                {"conn_type": "aws", "login": "demo", "password": "demo", "extra": aws}
+            env.update(assemblyai_connection_env(api_key=DEMO_KEY, base_url=emulator_url))
+            env.update(
+                AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
             )
+            env.update(aws_connection_env(endpoint_url=moto_url))
             s3 = boto3.client(
                 "s3",
                 endpoint_url=moto_url,
                 region_name="us-east-1",
-                aws_access_key_id="demo",
-                aws_secret_access_key="demo",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
             )
             s3.create_bucket(Bucket=args.bucket)
             print(f"demo: emulator at {emulator_url}, local S3 at {moto_url}")
-        env["AIRFLOW_CONN_ASSEMBLYAI_DEFAULT"] = json.dumps(conn)
 
         audio = args.audio
         if not audio:

@@ -27,7 +27,6 @@ import hmac
 import secrets
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -40,12 +39,20 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import httpx
-import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+try:
+    import uvicorn
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse, Response, StreamingResponse
+except ImportError as missing:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        f"The AssemblyAI emulator needs FastAPI and uvicorn ({missing.name} is not installed): "
+        'pip install "airflow-provider-assemblyai[testing]"'
+    ) from missing
 
 from airflow_assemblyai.redaction import NOT_FOUND_TEXT, NOT_REQUESTED_TEXT, PENDING_TEXT
 from airflow_assemblyai.testing.audio import render_redacted, synth_wav, write_large_wav
+from airflow_assemblyai.testing.loopback import EMULATOR_READY, free_port
 from airflow_assemblyai.testing.transcript import DEFAULT_CHARS_PER_CAPTION, subtitles, transcript_fields
 
 if TYPE_CHECKING:
@@ -968,12 +975,6 @@ def _error(status: int, text: str, retry_after: int | None = None) -> Response:
     return JSONResponse({"error": text}, status_code=status, headers=headers)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _make_server(emulator: Emulator, port: int) -> uvicorn.Server:
     config = uvicorn.Config(emulator.app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     return uvicorn.Server(config)
@@ -985,7 +986,7 @@ def run_emulator(
 ) -> Iterator[Emulator]:
     """Run an emulator in a daemon thread on a free loopback port; yield it once it serves."""
     emulator = Emulator(api_key=api_key, processing_seconds=processing_seconds, storage_dir=storage_dir)
-    port = _free_port()
+    port = free_port()
     emulator.base_url = f"http://127.0.0.1:{port}"
     server = _make_server(emulator, port)
     thread = threading.Thread(target=server.run, daemon=True, name="assemblyai-emulator")
@@ -1014,7 +1015,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("--host must be a loopback address (127.0.0.1, localhost or ::1)")
-    port = args.port or _free_port()
+    port = args.port or free_port()
     emulator = Emulator(
         api_key=args.api_key, processing_seconds=args.processing_seconds, storage_dir=args.storage_dir
     )
@@ -1026,7 +1027,7 @@ def main(argv: list[str] | None = None) -> int:
         while not server.started and not server.should_exit:
             time.sleep(0.02)
         if server.started:
-            print(f"AssemblyAI emulator listening on {emulator.base_url}", flush=True)
+            print(f"{EMULATOR_READY}{emulator.base_url}", flush=True)
 
     threading.Thread(target=announce, daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))

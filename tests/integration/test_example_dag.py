@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ def load_example_dag() -> Any:
 
 
 def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
-    emulator: Emulator,
+    emulator_connection: Emulator,
     s3_bucket: str,
     moto_server: str,
     dag_runner: Callable[..., Any],
@@ -36,8 +35,7 @@ def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
     capfd: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    conn = {"conn_type": "assemblyai", "password": emulator.api_key, "host": emulator.base_url}
-    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(conn))
+    emulator = emulator_connection
     monkeypatch.setenv("ASSEMBLYAI_EXAMPLE_POLL_SECONDS", "0.2")
     emulator.next_faults = Faults(processing_seconds=1.0, render_polls=1)
     sample = tmp_path / "call.wav"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -26,18 +25,16 @@ from airflow_assemblyai.exceptions import (
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.redaction import RedactionPoll
 from airflow_assemblyai.testing.emulator import Emulator, Faults
+from airflow_assemblyai.testing.loopback import assemblyai_connection_env
 
 REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
 FAST_RETRIES = {"max_attempts": 3, "retry_wait_initial": 0.01, "retry_wait_max": 0.05}
 
 
 def use_connection(monkeypatch: pytest.MonkeyPatch, host: str, api_key: str, **extra: Any) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ASSEMBLYAI_DEFAULT",
-        json.dumps(
-            {"conn_type": "assemblyai", "password": api_key, "host": host, "extra": {**FAST_RETRIES, **extra}}
-        ),
-    )
+    env = assemblyai_connection_env(api_key=api_key, base_url=host, **{**FAST_RETRIES, **extra})
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

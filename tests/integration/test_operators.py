@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import boto3
@@ -15,11 +14,7 @@ from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator
 
-
-@pytest.fixture(autouse=True)
-def connection(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = {"conn_type": "assemblyai", "password": emulator.api_key, "host": emulator.base_url}
-    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(conn))
+pytestmark = pytest.mark.usefixtures("emulator_connection")
 
 
 def test_submit_sends_every_redaction_field(emulator: Emulator) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import re
 import threading
 from collections.abc import Callable
@@ -28,44 +27,27 @@ from airflow_assemblyai.exceptions import (
     TranscriptNotFoundError,
 )
 from airflow_assemblyai.testing.emulator import Emulator, Faults, RecordedRequest
+from airflow_assemblyai.testing.loopback import assemblyai_connection_env
 from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
 
 MiB = 1024 * 1024
 REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
 WAV = {**REDACT, "redact_pii_audio_quality": "wav"}
 FAST_RETRIES = {"max_attempts": 3, "retry_wait_initial": 0.01, "retry_wait_max": 0.05}
-ROOT_CONFTEST = Path(__file__).resolve().parents[2] / "conftest.py"
 
 
 @pytest.fixture
 def emu(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     """Return the emulator with ``assemblyai_default`` pointing at it (fast retries)."""
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ASSEMBLYAI_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "assemblyai",
-                "password": emulator.api_key,
-                "host": emulator.base_url,
-                "extra": FAST_RETRIES,
-            }
-        ),
-    )
+    env = assemblyai_connection_env(api_key=emulator.api_key, base_url=emulator.base_url, **FAST_RETRIES)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     return emulator
 
 
 @pytest.fixture
 def s3(moto_server: str) -> Any:
     return boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
-
-
-@pytest.fixture
-def run_dag(request: pytest.FixtureRequest) -> Callable[..., Any]:
-    """Return the root conftest's ``run_dag`` (``tests/conftest.py`` shadows the name ``conftest``)."""
-    for plugin in request.config.pluginmanager.get_plugins():
-        if getattr(plugin, "__file__", None) == str(ROOT_CONFTEST):
-            return cast("Callable[..., Any]", plugin.run_dag)
-    raise LookupError("the root conftest.py is not loaded")
 
 
 #: With one part held in memory, reading part N+2 waits until part N was uploaded: a failure while
@@ -469,7 +451,7 @@ def test_dag_run_returns_only_the_uri_and_logs_no_secret(
     s3_bucket: str,
     s3: Any,
     airflow_db: Path,
-    run_dag: Callable[..., Any],
+    dag_runner: Callable[..., Any],
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
@@ -487,7 +469,7 @@ def test_dag_run_returns_only_the_uri_and_logs_no_secret(
             outlets=[AssetAlias("redacted-audio")],
         )
 
-    dag_run = run_dag(dag)
+    dag_run = dag_runner(dag)
 
     assert dag_run.state == DagRunState.SUCCESS
     key = f"calls/{dag_run.run_id.replace(':', '_')}.wav"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from airflow.sdk import DAG
 
 from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
 from airflow_assemblyai.testing.emulator import Emulator, Faults
+from airflow_assemblyai.testing.loopback import assemblyai_connection_env
 
 REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
 MODES = [
@@ -96,8 +96,8 @@ def test_unknown_transcript_and_wrong_key_fail(
 ) -> None:
     assert run_sensor("never-known", **mode)[0] == "failed"
     tid = emulator.add_transcript(params=REDACT)
-    wrong = {"conn_type": "assemblyai", "password": "wrong-key", "host": emulator.base_url}
-    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(wrong))
+    for name, value in assemblyai_connection_env(api_key="wrong-key", base_url=emulator.base_url).items():
+        monkeypatch.setenv(name, value)
     assert run_sensor(tid, **mode)[0] == "failed"
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from airflow_assemblyai.defaults import DEFAULT_SPEECH_MODELS
@@ -15,19 +13,17 @@ from airflow_assemblyai.testing.emulator import (
     SINGULAR_MODEL_TEXT,
     Emulator,
 )
+from airflow_assemblyai.testing.loopback import assemblyai_connection_env
 
 AUDIO = "https://example.invalid/call.wav"
 REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
 
 
 def use_connection(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, **extra: object) -> None:
-    conn = {
-        "conn_type": "assemblyai",
-        "password": emulator.api_key,
-        "host": emulator.base_url,
-        "extra": {"max_attempts": 3, "retry_wait_initial": 0.01, "retry_wait_max": 0.02, **extra},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(conn))
+    retries = {"max_attempts": 3, "retry_wait_initial": 0.01, "retry_wait_max": 0.02}
+    env = assemblyai_connection_env(api_key=emulator.api_key, base_url=emulator.base_url, **retries, **extra)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
 
 def transcribe(**kwargs: object) -> str:

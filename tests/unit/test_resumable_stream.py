@@ -64,11 +64,7 @@ class _CutStream(httpx.SyncByteStream):
 
 
 @pytest.fixture
-def fresh_url(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Callable[[], str]]:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ASSEMBLYAI_DEFAULT",
-        f'{{"conn_type": "assemblyai", "password": "{emulator.api_key}", "host": "{emulator.base_url}"}}',
-    )
+def fresh_url(emulator_connection: Emulator) -> Callable[[str], Callable[[], str]]:
     hook = AssemblyAIHook(max_attempts=2, retry_wait_initial=0.0, retry_wait_max=0.0)
 
     def for_transcript(transcript_id: str) -> Callable[[], str]:

@@ -1,0 +1,119 @@
+"""Free ports, Airflow connections and server processes on 127.0.0.1, for tests, the demo and benchmarks.
+
+Standard library only, so it loads in any environment that has the package, with or without the
+``[testing]`` extra (the emulator process it starts needs the extra in *that* interpreter).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+EMULATOR_READY = "AssemblyAI emulator listening on "
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def connection_env(conn_id: str, **fields: Any) -> dict[str, str]:
+    """Return the ``AIRFLOW_CONN_<ID>`` variable that defines connection ``conn_id`` (JSON form)."""
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(fields)}
+
+
+def assemblyai_connection_env(
+    *, api_key: str, base_url: str | None = None, conn_id: str = "assemblyai_default", **extra: Any
+) -> dict[str, str]:
+    """Return the variable defining an AssemblyAI connection; ``extra`` goes into the connection's extra."""
+    fields: dict[str, Any] = {"conn_type": "assemblyai", "password": api_key}
+    if base_url:
+        fields["host"] = base_url
+    if extra:
+        fields["extra"] = extra
+    return connection_env(conn_id, **fields)
+
+
+def aws_connection_env(
+    *, endpoint_url: str, conn_id: str = "aws_default", region_name: str = "us-east-1"
+) -> dict[str, str]:
+    """Return the variable defining an AWS connection to an S3 endpoint such as a moto server."""
+    return connection_env(
+        conn_id,
+        conn_type="aws",
+        login="testing",
+        password="testing",
+        extra={"endpoint_url": endpoint_url, "region_name": region_name},
+    )
+
+
+def wait_for_port(port: int, process: subprocess.Popen[Any], what: str, deadline_s: float = 60) -> None:
+    """Return once 127.0.0.1:``port`` accepts connections; raise if ``process`` exits or time runs out."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on {LOOPBACK}:{port} within {deadline_s:.0f} s")
+
+
+def _stop(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def emulator_process(
+    *,
+    api_key: str,
+    processing_seconds: float = 1.0,
+    storage_dir: Path | None = None,
+    python: str = sys.executable,
+    log: Path | None = None,
+) -> Iterator[str]:
+    """Run ``python -m airflow_assemblyai.testing.emulator`` on a free port; yield its base URL."""
+    args = [python, "-m", "airflow_assemblyai.testing.emulator", "--port", "0", "--api-key", api_key]
+    args += ["--processing-seconds", str(processing_seconds)]
+    if storage_dir is not None:
+        args += ["--storage-dir", str(storage_dir)]
+    with contextlib.ExitStack() as stack:
+        stderr = stack.enter_context(log.open("w")) if log else subprocess.DEVNULL
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        stack.callback(_stop, process)
+        ready = process.stdout.readline().strip() if process.stdout else ""
+        if not ready.startswith(EMULATOR_READY):
+            where = f" (see {log})" if log else ""
+            raise RuntimeError(f"the AssemblyAI emulator did not start{where}")
+        yield ready.removeprefix(EMULATOR_READY)
+
+
+@contextlib.contextmanager
+def moto_process(*, python: str = sys.executable, log: Path | None = None) -> Iterator[str]:
+    """Run moto's S3 server (``moto[server]`` must be installed) on a free port; yield its endpoint URL."""
+    port = free_port()
+    args = [python, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    with contextlib.ExitStack() as stack:
+        output = stack.enter_context(log.open("w")) if log else subprocess.DEVNULL
+        process = subprocess.Popen(args, stdout=output, stderr=output)
+        stack.callback(_stop, process)
+        wait_for_port(port, process, "the moto server")
+        yield f"http://{LOOPBACK}:{port}"
