@@ -955,7 +955,9 @@ def test_an_execution_timeout_shorter_than_a_slow_download_leaves_nothing_behind
             s3_bucket=s3_bucket,
             s3_key="a.wav",
             download_timeout=3600,
-            execution_timeout=timedelta(seconds=6),
+            # Long enough for the first part to be uploaded even on a loaded machine; the body stalls
+            # for an hour after 9 MiB, so the timeout always strikes mid-upload.
+            execution_timeout=timedelta(seconds=20),
         )
 
     dag_run = dag_runner(dag)
