@@ -1,12 +1,26 @@
-"""Errors raised by the AssemblyAI provider.
+"""Errors raised by the AssemblyAI provider: one tree, two families.
 
-Two families hang off :class:`AssemblyAIError`:
+::
 
-* :class:`AssemblyAIFinalError`: the answer will not change on a retry (wrong key, unknown
-  transcript, failed transcript, redaction never requested, file expired, bad input). It is an
-  ``AirflowFailException`` too, so the task fails at once without burning its retries.
-* :class:`AssemblyAITransientError`: a passing fault (429, 5xx, timeout, dropped connection)
-  that outlived the hook's retry budget. Task retries may still help.
+    AirflowException
+    └── AssemblyAIError                       every error this provider raises
+        ├── AssemblyAIFinalError              permanent: also an AirflowFailException, no task retry
+        │   ├── AssemblyAIInvalidInputError   a parameter or connection field is wrong (also ValueError)
+        │   ├── AssemblyAIRequestError        AssemblyAI refused a request with a 4xx
+        │   │   ├── AssemblyAIAuthError           401/403: the API key
+        │   │   ├── SpeechModelRejectedError      the speech_models chain (missing, retired)
+        │   │   ├── TranscriptNotFoundError       an id AssemblyAI does not know
+        │   │   ├── RedactionNotRequestedError    submitted without redact_pii_audio
+        │   │   └── RedactedAudioExpiredError     the file is past its 24 hours
+        │   ├── TranscriptFailedError         the transcript ended with status "error"
+        │   └── AssemblyAIUnexpectedResponseError  an answer this provider does not understand
+        ├── AssemblyAITransientError          transient: a fault outlived the hook's retries
+        └── RedactedAudioIntegrityError       transient: the downloaded bytes were not the file
+
+A permanent error fails the task at once with the response's own message: retrying the request
+cannot change the outcome. A transient one (429, 5xx, 408, timeouts, dropped connections, a
+truncated or non-audio body) may be cured by a task retry. Airflow's control-flow exceptions
+(``AirflowSensorTimeout``, ``AirflowSkipException``, ``TaskDeferred``) are raised as they are.
 
 No message ever carries the API key or a pre-signed URL.
 """
@@ -21,7 +35,7 @@ class AssemblyAIError(AirflowException):
 
 
 class AssemblyAIFinalError(AssemblyAIError, AirflowFailException):
-    """Fail the task at once: retrying cannot change the outcome."""
+    """A permanent error: fail the task at once, since retrying cannot change the outcome."""
 
 
 class AssemblyAIInvalidInputError(AssemblyAIFinalError, ValueError):
@@ -66,7 +80,7 @@ class AssemblyAIUnexpectedResponseError(AssemblyAIFinalError):
 
 
 class AssemblyAITransientError(AssemblyAIError):
-    """A passing fault persisted through every retry the hook allows."""
+    """A transient fault (429, 5xx, 408, timeout, dropped connection) outlived the hook's retries."""
 
 
 class RedactedAudioIntegrityError(AssemblyAIError):

@@ -341,7 +341,7 @@ class AssemblyAIHook(BaseHook):
             detail = f"{detail}: {exc.api_error}"
         return AssemblyAITransientError(
             f"AssemblyAI {call.method} {call.path} did not succeed ({detail}); gave up after the "
-            "hook's retry budget. This is usually passing (rate limit, outage, network): retry later."
+            "hook's retry budget. This is usually transient (rate limit, outage, network): retry later."
         )
 
     # -- sending --------------------------------------------------------------------------------
@@ -603,7 +603,7 @@ def submission_payload(audio_url: str, params: dict[str, Any]) -> dict[str, Any]
 
 
 def _describe(exc: BaseException | None) -> str:
-    """Name a passing fault without any URL (httpx messages may carry one)."""
+    """Name a transient fault without any URL (httpx messages may carry one)."""
     if isinstance(exc, _RetryableStatus):
         return f"HTTP {exc.status_code}"
     return type(exc).__name__ if exc else "unknown error"

@@ -81,7 +81,7 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
         try:
             verdict = self.hook.poll_redacted_audio(self.transcript_id)
         except AssemblyAITransientError as exc:
-            self.log.warning("Transcript %s: passing fault, still waiting: %s", self.transcript_id, exc)
+            self.log.warning("Transcript %s: transient fault, still waiting: %s", self.transcript_id, exc)
             verdict = None
         if verdict is not None and verdict.ready:
             self.log.info(

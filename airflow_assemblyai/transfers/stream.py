@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from airflow_assemblyai.exceptions import (
+    AssemblyAIInvalidInputError,
     AssemblyAIRequestError,
     AssemblyAITransientError,
     RedactedAudioExpiredError,
@@ -49,7 +50,7 @@ _ETAG_NOT_MD5_SSE = ("aws:kms", "aws:kms:dsse")
 
 
 class _Interrupted(Exception):
-    """A passing fault on the file host: reconnect (and maybe refresh the URL) and resume."""
+    """A transient fault on the file host: reconnect (and maybe refresh the URL) and resume."""
 
     def __init__(self, reason: str, *, refresh_url: bool = False, backoff: bool = True) -> None:
         super().__init__(reason)
@@ -107,7 +108,7 @@ class ResumableDownload(io.RawIOBase):
     ) -> None:
         super().__init__()
         if max_attempts < 1:
-            raise ValueError("max_attempts must be 1 or more.")
+            raise AssemblyAIInvalidInputError("max_attempts must be 1 or more.")
         self._fresh_url = fresh_url
         self._client = client
         self.max_attempts = max_attempts
