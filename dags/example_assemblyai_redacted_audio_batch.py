@@ -67,8 +67,8 @@ def _s3_hook() -> Any:
     return S3Hook(aws_conn_id="aws_default")
 
 
-def _pool_exists(name: str) -> bool | None:
-    """Return whether the pool exists, or None when this process may not read pools.
+def _pool_exists(name: str) -> tuple[bool | None, str]:
+    """Return whether the pool exists (None: this task may not read pools) and who answered.
 
     The metadata database answers where the task may read it (``airflow dags test``); a task run by
     an Airflow 3 worker may not, so the API server is asked instead (``[api] base_url``).
@@ -76,7 +76,7 @@ def _pool_exists(name: str) -> bool | None:
     try:
         from airflow.models.pool import Pool
 
-        return Pool.get_pool(name) is not None
+        return Pool.get_pool(name) is not None, "the metadata database"
     except (RuntimeError, AttributeError):  # the Task SDK blocks direct database access
         pass
     import httpx
@@ -84,12 +84,13 @@ def _pool_exists(name: str) -> bool | None:
 
     base_url = conf.get("api", "base_url", fallback=None)
     if not base_url:
-        return None
+        return None, "nobody: [api] base_url is not set"
     try:
         answer = httpx.get(f"{base_url.rstrip('/')}/api/v2/pools/{name}", timeout=10)
-    except httpx.HTTPError:
-        return None
-    return {200: True, 404: False}.get(answer.status_code)
+    except httpx.HTTPError as exc:
+        return None, f"nobody: the API server could not be reached ({type(exc).__name__})"
+    found = {200: True, 404: False}.get(answer.status_code)
+    return found, f"the API server (HTTP {answer.status_code})"
 
 
 def _summarize(context: Any, group: str) -> dict[str, Any]:
@@ -171,10 +172,12 @@ with DAG(
         """Fail the run, naming the fix, when the pool the recording tasks need does not exist."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        found = _pool_exists(POOL)
+        found, source = _pool_exists(POOL)
         if found is None:
-            log.warning("This task cannot read pools: make sure the pool %r exists.", POOL)
-        elif not found:
+            log.warning("Could not check that the pool %r exists; asked %s. Make sure it does.", POOL, source)
+        elif found:
+            log.info("The pool %r exists (asked %s).", POOL, source)
+        else:
             raise AirflowFailException(
                 f"The pool {POOL!r} does not exist, so the recording tasks would wait forever. Create it "
                 f"(its size caps concurrent uploads and transfers): airflow pools set {POOL} 8 "
@@ -192,14 +195,15 @@ with DAG(
         context = get_current_context()
         params = context["params"]
         source = str(params["source"]).strip()
-        if not source:
+        if "://" not in source and not source.startswith("/"):
             raise AirflowFailException(
-                "The source param is empty: pass a local directory or s3://bucket/prefix/."
+                f"The source param {source!r} is neither an absolute local directory nor a URL: pass "
+                "/path/to/recordings or s3://bucket/prefix/."
             )
-        is_local = "://" not in source or source.startswith("file://")
-        root = ObjectStoragePath(source if not is_local else f"file://{source.removeprefix('file://')}")
-        if not is_local:
+        if "://" in source and not source.startswith("file://"):
             root = ObjectStoragePath(source, conn_id=params["source_conn_id"] or None)
+        else:
+            root = ObjectStoragePath(f"file://{source.removeprefix('file://')}")
         if not root.is_dir():
             raise AirflowFailException(f"The source {source!r} is not a directory or prefix that exists.")
         recordings = sorted(
