@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -222,3 +225,14 @@ def test_more_recordings_than_max_map_length_are_refused_before_anything_is_sent
     logs = "".join(capfd.readouterr())
     assert "1,025 recordings under " in logs
     assert "more than the 1,024 mapped tasks one run may hold ([core] max_map_length)" in logs
+
+
+def test_the_demo_runs_the_batch_dag_and_verifies_every_recording() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ASSEMBLYAI"))}
+    script = Path(__file__).parents[2] / "scripts" / "demo.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--batch", "3"], env=env, capture_output=True, text=True, timeout=280
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "objects:       3 of 3 under s3://redacted-audio/redacted/" in done.stdout
+    assert "transcripts:   3 distinct, 3 deleted at the emulator" in done.stdout
