@@ -35,6 +35,7 @@ from airflow_assemblyai.testing.loopback import (
 
 REPO = Path(__file__).resolve().parent.parent
 DAG_ID = "example_assemblyai_redacted_audio"
+BATCH_DAG_ID = "example_assemblyai_redacted_audio_batch"
 BIN = Path(sys.executable).parent
 DEMO_KEY = "demo-emulator-key"
 
@@ -97,6 +98,64 @@ def dry_run(conf: dict[str, str], api_key: str) -> int:
     return 0
 
 
+def run_batch(count: int, bucket: str) -> int:
+    """Run the batch example DAG over ``count`` generated recordings on the emulator and moto; report."""
+    from airflow_assemblyai.testing.audio import synth_wav
+
+    started = time.monotonic()
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aai-demo-")))
+        env = airflow_env(work)
+        emulator_url, moto_url = start_local_services(stack, work)
+        env.update(AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo", AWS_DEFAULT_REGION="us-east-1")
+        aws = {"endpoint_url": moto_url, "region_name": "us-east-1"}
+        env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+            {"conn_type": "aws", "login": "demo", "password": "demo", "extra": aws}
+        )
+        env["AIRFLOW_CONN_ASSEMBLYAI_DEFAULT"] = json.dumps(
+            {"conn_type": "assemblyai", "password": DEMO_KEY, "host": emulator_url}
+        )
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="demo",
+            aws_secret_access_key="demo",
+        )
+        s3.create_bucket(Bucket=bucket)
+        source = work / "calls"
+        source.mkdir()
+        for n in range(count):
+            (source / f"call-{n:04d}.wav").write_bytes(synth_wav(seconds=2.0 + n % 5))
+        print(f"demo: {count} recordings in {source}; emulator at {emulator_url}, local S3 at {moto_url}")
+        log = work / "airflow.log"
+        run_airflow(env, "db", "migrate", log=log)
+        # The pool caps concurrent uploads, submissions and transfers; the DAG refuses to run without it.
+        run_airflow(env, "pools", "set", "assemblyai", "4", "AssemblyAI submissions and transfers", log=log)
+        conf = {"source": str(source), "bucket": bucket, "key_prefix": "redacted/", "audio_format": "mp3"}
+        run_airflow(env, "dags", "test", BATCH_DAG_ID, "-c", json.dumps(conf), log=log)
+
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="redacted/")
+        stored = [o for page in pages for o in page.get("Contents", [])]
+        ids = {
+            s3.head_object(Bucket=bucket, Key=o["Key"])["Metadata"].get("assemblyai-transcript-id")
+            for o in stored
+        }
+        stats = httpx.get(f"{emulator_url}/_emulator/stats").json()
+        requests = httpx.get(f"{emulator_url}/_emulator/requests").json()
+        deleted = {r["transcript_id"] for r in requests if r["method"] == "DELETE" and r["status"] == 200}
+        api = stats["requests"].get("api", 0)
+        print()
+        print("Batch archived")
+        print(f"  objects:       {len(stored)} of {count} under s3://{bucket}/redacted/")
+        print(f"  bytes:         {sum(o['Size'] for o in stored)}")
+        print(f"  transcripts:   {len(ids)} distinct, {len(deleted & ids)} deleted at the emulator")
+        print(f"  API requests:  {api} ({api / count:.1f} per recording)")
+        print(f"  example:       s3://{bucket}/{stored[0]['Key']}" if stored else "  example:       none")
+        print(f"  took:          {time.monotonic() - started:.1f} s")
+        return 0 if len(stored) == count and len(ids) == count and deleted >= ids else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bucket", default="redacted-audio", help="S3 bucket of the archive")
@@ -106,8 +165,22 @@ def main() -> int:
         action="store_true",
         help="print the transcript request the example DAG would send (key masked); send nothing",
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        metavar="N",
+        help="run the batch example DAG over N generated recordings (emulator and local S3 only)",
+    )
     args = parser.parse_args()
     real = bool(os.environ.get("ASSEMBLYAI_API_KEY"))
+    if args.batch is not None:
+        if real or args.dry_run or args.audio:
+            parser.error(
+                "--batch runs on the emulator and a local S3 only: unset ASSEMBLYAI_API_KEY, drop --audio"
+            )
+        if args.batch < 1:
+            parser.error("--batch needs at least 1 recording")
+        return run_batch(args.batch, args.bucket)
     started = time.monotonic()
     if args.dry_run:
         with tempfile.TemporaryDirectory(prefix="aai-demo-") as work:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from airflow_processes import Deployment
+from airflow_deployment import Deployment
 
 from airflow_assemblyai.testing.emulator import Emulator
 

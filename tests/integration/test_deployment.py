@@ -9,21 +9,19 @@ the task instance go through ``deferred``, and stops every process it started.
 from __future__ import annotations
 
 import json
-import sqlite3
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from airflow_processes import Deployment
+from airflow_deployment import Deployment, running
 
 from airflow_assemblyai.testing.emulator import Emulator, Faults
-from airflow_assemblyai.testing.loopback import assemblyai_connection_env
 
 pytestmark = pytest.mark.deployment
 
 DAG_ID = "deployment_redacted_audio_wait"
-DAG_FILE = f'''
+DAG_FILE = textwrap.dedent(f'''
 import pendulum
 from airflow.sdk import DAG
 from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
@@ -36,37 +34,16 @@ with DAG("{DAG_ID}", schedule=None, start_date=pendulum.datetime(2026, 1, 1), pa
         poke_interval=1,
         timeout=180,
     )
-'''
-
-
-def task_state(deployment: Deployment) -> str | None:
-    with sqlite3.connect(deployment.home / "airflow.db", timeout=10) as db:
-        row = db.execute(
-            "SELECT state FROM task_instance WHERE dag_id = ? AND task_id = 'wait'", (DAG_ID,)
-        ).fetchone()
-    return row[0] if row else None
+''')
 
 
 @pytest.fixture
 def deployment(tmp_path: Path, emulator: Emulator) -> Iterator[Deployment]:
-    deployment = Deployment(
-        tmp_path / "airflow-home",
-        dags={"wait_dag.py": textwrap.dedent(DAG_FILE)},
-        env=assemblyai_connection_env(api_key=emulator.api_key, base_url=emulator.base_url),
-    )
-    deployment.airflow("db", "migrate")
-    try:
-        # No log servers: they would listen on every interface, and this test reads logs from disk.
-        for component in (
-            "api-server",
-            "scheduler --skip-serve-logs",
-            "dag-processor",
-            "triggerer --skip-serve-logs",
-        ):
-            deployment.start(component)
+    conn = {"conn_type": "assemblyai", "password": emulator.api_key, "host": emulator.base_url}
+    with running(
+        Deployment(tmp_path / "airflow-home", assemblyai_connection=conn, dags={"wait_dag.py": DAG_FILE})
+    ) as deployment:
         yield deployment
-    finally:
-        deployment.stop()
 
 
 def test_deferred_wait_is_finished_by_the_triggerer(deployment: Deployment, emulator: Emulator) -> None:
@@ -76,18 +53,13 @@ def test_deferred_wait_is_finished_by_the_triggerer(deployment: Deployment, emul
         faults=Faults(render_polls=6),
     )
 
-    deployment.wait_until(deployment.api_ready, 180, "the api-server")
-
-    def dag_parsed() -> bool:
-        return DAG_ID in deployment.airflow("dags", "list", "-o", "plain")
-
-    deployment.wait_until(dag_parsed, 180, "the dag-processor to parse the DAG")
+    deployment.wait_for_dag(DAG_ID)
     deployment.airflow("dags", "trigger", DAG_ID, "-c", json.dumps({"tid": tid}))
 
     states: list[str | None] = []
 
     def finished() -> bool:
-        state = task_state(deployment)
+        state = deployment.task_states(DAG_ID).get(("wait", -1))
         if not states or states[-1] != state:
             states.append(state)
         return state in ("success", "failed", "skipped", "upstream_failed")
