@@ -596,6 +596,18 @@ class AssemblyAIHook(BaseHook):
         call = self._transcript_call("GET", transcript_id, "/redacted-audio")
         return self._redacted_audio_from(call, await self._asend(call))
 
+    async def ais_redacted_audio_ready(self, transcript_id: str) -> bool:
+        """Return whether the redacted audio is ready; raise when final. The URL is dropped unread.
+
+        For a wait that needs only the answer: the URL is never kept, returned or logged, so it is
+        not handed to Airflow's log masker, which compiles one pattern of every secret on each
+        addition; a triggerer masking a URL per ready transcript would stall its event loop.
+        """
+        call = self._transcript_call("GET", transcript_id, "/redacted-audio")
+        response = await self._asend(call)
+        body = self._json(call, response) if response.content else {}
+        return judge_redacted_audio_answer(transcript_id, response.status_code, body).ready
+
     async def apoll_redacted_audio(self, transcript_id: str) -> RedactionPoll:
         """Poll once; the async twin of :meth:`poll_redacted_audio`."""
         transcript = await self.aget_transcript(transcript_id)

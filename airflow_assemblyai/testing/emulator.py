@@ -662,12 +662,16 @@ class Emulator:
         async def stats() -> Response:
             with emulator._lock:
                 counts: dict[str, int] = {}
+                api_counts = {"list": 0, "transcript": 0, "redacted_audio": 0, "other": 0}
                 for r in emulator.requests:
                     counts[r.kind] = counts.get(r.kind, 0) + 1
+                    if r.kind == "api":
+                        api_counts[_api_kind(r.method, r.path)] += 1
                 return JSONResponse(
                     {
                         "connections_seen": len(emulator._clients),
                         "requests": counts,
+                        "api_requests": api_counts,
                         "violations": list(emulator.violations),
                         "transcripts": len(emulator._transcripts),
                     }
@@ -914,6 +918,16 @@ def _model_used(params: dict[str, Any]) -> str:
     """Return the model a transcript ran on: the first of its chain (the emulator routes nothing)."""
     models = params.get("speech_models") or list(ACCEPTED_MODELS)
     return str(models[0])
+
+
+def _api_kind(method: str, path: str) -> str:
+    """Sort an API request for the stats: a list page, a transcript read, a redacted-audio ask."""
+    parts = path.strip("/").split("/")
+    if method != "GET" or parts[:2] != ["v2", "transcript"]:
+        return "other"
+    if len(parts) == 2:
+        return "list"
+    return "redacted_audio" if parts[3:] == ["redacted-audio"] else "transcript"
 
 
 def _transcript_id_of(path: str) -> str | None:

@@ -248,7 +248,7 @@ class SharedPoller:
                 if judge_transcript(tid, transcript) is not None:
                     return  # still queued or processing (an older list row, or a direct check)
                 watch.transcript = transcript
-            audio = await self._hook.aget_redacted_audio(tid)
+            ready = await self._hook.ais_redacted_audio_ready(tid)
             watch.last_known = time.time()
         except AssemblyAITransientError as exc:
             log.warning("Transcript %s: passing fault, still waiting: %s", tid, exc)
@@ -256,7 +256,7 @@ class SharedPoller:
         except AssemblyAIError as exc:
             _resolve(watch, exc)
             return
-        if audio.ready:
+        if ready:
             fmt = audio_format_of(watch.transcript)
             _resolve(watch, RedactionPoll(state="ready", reason="redacted_audio_ready", audio_format=fmt))
 

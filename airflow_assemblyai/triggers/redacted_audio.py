@@ -106,5 +106,4 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
         elif isinstance(outcome, AssemblyAIError):
             yield self._error(outcome)
         else:
-            self.log.info("Trigger: transcript %s redacted audio is ready", self.transcript_id)
             yield self._event("success", audio_format=outcome.audio_format)
