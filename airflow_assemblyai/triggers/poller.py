@@ -36,7 +36,12 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_assemblyai.exceptions import AssemblyAIAuthError, AssemblyAIError, AssemblyAITransientError
+from airflow_assemblyai.exceptions import (
+    AssemblyAIAuthError,
+    AssemblyAIError,
+    AssemblyAIInvalidInputError,
+    AssemblyAITransientError,
+)
 from airflow_assemblyai.hooks.assemblyai import MAX_LIST_LIMIT, AssemblyAIHook, _retry_after_seconds
 from airflow_assemblyai.redaction import RedactionPoll, audio_format_of, judge_transcript
 
@@ -100,6 +105,7 @@ class SharedPoller:
         self._hook = AssemblyAIHook(assemblyai_conn_id)
         self._watches: dict[str, _Watch] = {}
         self._paused_until = 0.0
+        self._gated = False
         self._task: asyncio.Task[None] | None = None
         #: Cycles run, for logs and tests.
         self.cycles = 0
@@ -149,11 +155,6 @@ class SharedPoller:
         try:
             # The first cycle waits one interval: each sensor polled just before deferring.
             await asyncio.sleep(jittered(self._interval()))
-            client = await self._hook.aget_conn()
-            client.event_hooks = {
-                "request": [*client.event_hooks["request"], self._wait_out_pause],
-                "response": [*client.event_hooks["response"], self._note_retry_after],
-            }
             while self._watches:
                 try:
                     await self._cycle()
@@ -163,6 +164,17 @@ class SharedPoller:
         finally:
             _forget(self)
             await self._hook.aclose()
+
+    async def _gate_client(self) -> None:
+        """Build the poller's client on first use, with the pause gate on every request it sends."""
+        if self._gated:
+            return
+        client = await self._hook.aget_conn()
+        client.event_hooks = {
+            "request": [*client.event_hooks["request"], self._wait_out_pause],
+            "response": [*client.event_hooks["response"], self._note_retry_after],
+        }
+        self._gated = True
 
     async def _wait_out_pause(self, request: httpx.Request) -> None:
         """Hold every request of the account while a 429's ``Retry-After`` lasts."""
@@ -181,8 +193,9 @@ class SharedPoller:
     async def _cycle(self) -> None:
         self.cycles += 1
         try:
+            await self._gate_client()
             await self._scan_list()
-        except AssemblyAIAuthError as exc:
+        except (AssemblyAIAuthError, AssemblyAIInvalidInputError) as exc:  # wrong key or connection
             for watch in list(self._watches.values()):
                 _resolve(watch, exc)
             return
