@@ -156,11 +156,13 @@ class SharedPoller:
             # The first cycle waits one interval: each sensor polled just before deferring.
             await asyncio.sleep(jittered(self._interval()))
             while self._watches:
+                started = time.monotonic()
                 try:
                     await self._cycle()
                 except Exception:  # a surprise in one cycle must not end every wait of the account
                     log.exception("A shared poll cycle failed; trying again next interval")
-                await asyncio.sleep(jittered(self._interval()))
+                # One interval from start to start: a long cycle must not stretch every wait's latency.
+                await asyncio.sleep(max(0.0, jittered(self._interval()) - (time.monotonic() - started)))
         finally:
             _forget(self)
             await self._hook.aclose()
