@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 
 RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 UPLOAD_CHUNK_SIZE = 1024 * 1024
+#: Most rows ``GET /v2/transcript`` returns per page (AssemblyAI's API spec: ``limit`` 1 to 200).
+MAX_LIST_LIMIT = 200
+#: Statuses ``GET /v2/transcript`` can filter on.
+LIST_STATUSES = ("queued", "processing", "completed", "error")
 
 #: Errors after which nothing reached the server, so even a POST may be sent again.
 _NOTHING_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -453,6 +457,27 @@ class AssemblyAIHook(BaseHook):
         )
 
     @staticmethod
+    def _list_page_call(limit: int, status: str | None, before_id: str | None, after_id: str | None) -> _Call:
+        """Describe one page of ``GET /v2/transcript``; raise on a bad argument before any request."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
+            raise AssemblyAIInvalidInputError(
+                f"limit must be a whole number from 1 to {MAX_LIST_LIMIT} (AssemblyAI's maximum), "
+                f"got {limit!r}."
+            )
+        if status is not None and status not in LIST_STATUSES:
+            raise AssemblyAIInvalidInputError(
+                f"status must be one of {', '.join(LIST_STATUSES)} or None, got {status!r}."
+            )
+        params: dict[str, Any] = {"limit": limit}
+        if status is not None:
+            params["status"] = status
+        if before_id is not None:
+            params["before_id"] = validate_transcript_id(before_id, field="before_id")
+        if after_id is not None:
+            params["after_id"] = validate_transcript_id(after_id, field="after_id")
+        return _Call("GET", "/v2/transcript", idempotent=True, params=params)
+
+    @staticmethod
     def _upload_call(source: str | os.PathLike[str] | ObjectStoragePath, chunk_size: int) -> _Call:
         opener = _opener_for(source)
 
@@ -516,6 +541,24 @@ class AssemblyAIHook(BaseHook):
         call = _Call("GET", "/v2/transcript", idempotent=True, params={"limit": limit})
         return self._json(call, self._send(call))
 
+    def list_transcript_page(
+        self,
+        *,
+        limit: int = MAX_LIST_LIMIT,
+        status: str | None = None,
+        before_id: str | None = None,
+        after_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Return one page of the account's transcripts, newest first (``transcripts``, ``page_details``).
+
+        :param limit: rows per page, 1 to :data:`MAX_LIST_LIMIT`.
+        :param status: only transcripts in this status (``queued``, ``processing``, ``completed``, ``error``).
+        :param before_id: only transcripts older than this one (the next page down).
+        :param after_id: only transcripts newer than this one.
+        """
+        call = self._list_page_call(limit, status, before_id, after_id)
+        return self._json(call, self._send(call))
+
     def test_connection(self) -> tuple[bool, str]:
         """Check the key and the host by listing one transcript; never raise."""
         try:
@@ -553,6 +596,18 @@ class AssemblyAIHook(BaseHook):
         call = self._transcript_call("GET", transcript_id, "/redacted-audio")
         return self._redacted_audio_from(call, await self._asend(call))
 
+    async def ais_redacted_audio_ready(self, transcript_id: str) -> bool:
+        """Return whether the redacted audio is ready; raise when final. The URL is dropped unread.
+
+        For a wait that needs only the answer: the URL is never kept, returned or logged, so it is
+        not handed to Airflow's log masker, which compiles one pattern of every secret on each
+        addition; a triggerer masking a URL per ready transcript would stall its event loop.
+        """
+        call = self._transcript_call("GET", transcript_id, "/redacted-audio")
+        response = await self._asend(call)
+        body = self._json(call, response) if response.content else {}
+        return judge_redacted_audio_answer(transcript_id, response.status_code, body).ready
+
     async def apoll_redacted_audio(self, transcript_id: str) -> RedactionPoll:
         """Poll once; the async twin of :meth:`poll_redacted_audio`."""
         transcript = await self.aget_transcript(transcript_id)
@@ -569,6 +624,18 @@ class AssemblyAIHook(BaseHook):
     async def alist_transcripts(self, limit: int = 1) -> dict[str, Any]:
         """List transcripts; the async twin of :meth:`list_transcripts`."""
         call = _Call("GET", "/v2/transcript", idempotent=True, params={"limit": limit})
+        return self._json(call, await self._asend(call))
+
+    async def alist_transcript_page(
+        self,
+        *,
+        limit: int = MAX_LIST_LIMIT,
+        status: str | None = None,
+        before_id: str | None = None,
+        after_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Return one page of transcripts; the async twin of :meth:`list_transcript_page`."""
+        call = self._list_page_call(limit, status, before_id, after_id)
         return self._json(call, await self._asend(call))
 
 

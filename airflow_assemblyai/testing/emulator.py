@@ -3,7 +3,9 @@
 Run it with ``python -m airflow_assemblyai.testing.emulator --port N``, or in-process with
 :func:`run_emulator`. It serves on 127.0.0.1 only, keeps transcripts in memory and files in a
 storage directory, serves the redacted audio itself behind signed, expiring, S3-like URLs, records
-every request, and lets tests script faults per transcript (:class:`Faults`).
+every request, and lets tests script faults per transcript (:class:`Faults`), end seeded transcripts
+when they choose (:meth:`Emulator.finish`), or seed a completion profile for benchmarks
+(:meth:`Emulator.add_completion_profile`, ``POST /_emulator/completion-profile``).
 
 What it cannot know about the real API (deviations): transcription text and PII spans are
 invented (fixed fractions of the duration are beeped); only 16-bit WAV sources are decoded (other
@@ -24,6 +26,7 @@ import copy
 import dataclasses
 import hashlib
 import hmac
+import random
 import secrets
 import shutil
 import signal
@@ -173,6 +176,17 @@ class RecordedRequest:
     kind: str
 
 
+@dataclass(frozen=True)
+class ScheduledTranscript:
+    """A transcript of a completion profile: when it completes and when its redacted audio is ready."""
+
+    id: str
+    #: Epoch seconds at which the transcript turns ``completed``.
+    completes_at: float
+    #: Epoch seconds from which ``GET .../redacted-audio`` answers 200 (``completes_at`` + render time).
+    ready_at: float
+
+
 @dataclass
 class _Transcript:
     id: str
@@ -254,6 +268,70 @@ class Emulator:
         with self._lock:
             self._transcripts[record.id] = record
         return record.id
+
+    def finish(self, transcript_id: str) -> None:
+        """End a seeded ``queued`` or ``processing`` transcript now: ``error`` if its faults say so."""
+        with self._lock:
+            record = self._get(transcript_id)
+            record.forced_status = None
+            record.completed_at = time.time()
+
+    def add_completion_profile(
+        self,
+        *,
+        waited: int,
+        unwaited: int | None = None,
+        window_seconds: float = 600.0,
+        render_seconds: tuple[float, float] = (5.0, 30.0),
+        seed: int = 0,
+    ) -> list[ScheduledTranscript]:
+        """Seed transcripts that complete at random times across a window; return the waited ones.
+
+        All are created now (``waited`` + ``unwaited``, shuffled in creation order, ``unwaited``
+        defaulting to as many as ``waited``: the account's other work, which nobody waits on).
+        Each completes at a uniformly random moment of ``window_seconds`` and its redacted audio is
+        ready a uniformly random ``render_seconds`` later (202 before). All share one source and
+        one rendered file, so seeding ten thousand costs one render.
+        """
+        rng = random.Random(seed)
+        unwaited = waited if unwaited is None else unwaited
+        roles = [True] * waited + [False] * unwaited
+        rng.shuffle(roles)
+        source = synth_wav()
+        now = time.time()
+        schedule: list[ScheduledTranscript] = []
+        with self._lock:
+            shared: _Transcript | None = None
+            for index, is_waited in enumerate(roles):
+                completes_in = rng.uniform(0.0, window_seconds)
+                render = rng.uniform(*render_seconds)
+                record = _Transcript(
+                    id=str(uuid.uuid4()),
+                    params={
+                        "audio_url": "https://example.invalid/profile.wav",
+                        "speech_models": list(ACCEPTED_MODELS),
+                        "redact_pii": True,
+                        "redact_pii_audio": True,
+                        "redact_pii_policies": ["person_name"],
+                    },
+                    faults=Faults(processing_seconds=completes_in, render_seconds=render),
+                    created=now + index * 1e-6,  # distinct, in creation order
+                    source=source,
+                )
+                if shared is None:
+                    self._render(record)
+                    shared = record
+                record.file, record.file_format, record.etag, record.duration = (
+                    shared.file,
+                    shared.file_format,
+                    shared.etag,
+                    shared.duration,
+                )
+                self._transcripts[record.id] = record
+                if is_waited:
+                    ready = record.created + completes_in + render
+                    schedule.append(ScheduledTranscript(record.id, record.created + completes_in, ready))
+        return schedule
 
     def set_faults(self, transcript_id: str, faults: Faults) -> None:
         """Replace the faults of a transcript."""
@@ -625,6 +703,26 @@ class Emulator:
             )
             return JSONResponse({"id": tid})
 
+        @app.post("/_emulator/transcripts/{transcript_id}/finish")
+        async def finish(transcript_id: str) -> Response:
+            emulator.finish(transcript_id)
+            return JSONResponse({"ok": True})
+
+        @app.post("/_emulator/completion-profile")
+        async def completion_profile(request: Request) -> Response:
+            body = await request.json()
+            schedule = emulator.add_completion_profile(
+                waited=int(body["waited"]),
+                unwaited=body.get("unwaited"),
+                window_seconds=float(body.get("window_seconds", 600.0)),
+                render_seconds=(
+                    float(body.get("render_min_seconds", 5.0)),
+                    float(body.get("render_max_seconds", 30.0)),
+                ),
+                seed=int(body.get("seed", 0)),
+            )
+            return JSONResponse({"transcripts": [dataclasses.asdict(item) for item in schedule]})
+
         @app.put("/_emulator/transcripts/{transcript_id}/faults")
         async def put_faults(transcript_id: str, request: Request) -> Response:
             emulator.set_faults(transcript_id, Faults(**await request.json()))
@@ -651,12 +749,16 @@ class Emulator:
         async def stats() -> Response:
             with emulator._lock:
                 counts: dict[str, int] = {}
+                api_counts = {"list": 0, "transcript": 0, "redacted_audio": 0, "other": 0}
                 for r in emulator.requests:
                     counts[r.kind] = counts.get(r.kind, 0) + 1
+                    if r.kind == "api":
+                        api_counts[_api_kind(r.method, r.path)] += 1
                 return JSONResponse(
                     {
                         "connections_seen": len(emulator._clients),
                         "requests": counts,
+                        "api_requests": api_counts,
                         "violations": list(emulator.violations),
                         "transcripts": len(emulator._transcripts),
                     }
@@ -694,28 +796,36 @@ class Emulator:
         before_id, after_id = query.get("before_id"), query.get("after_id")
         with self._lock:
             newest_first = list(self._transcripts.values())[::-1]
-            ids = [r.id for r in newest_first]
-            for anchor in (before_id, after_id):
-                if anchor is not None and anchor not in ids:
-                    return _error(400, NOT_FOUND_TEXT)
-            matching = [
-                r
-                for r in newest_first
-                if (wanted_status is None or self._status(r) == wanted_status)
-                and (created_on is None or _timestamp(r.created).startswith(created_on))
-            ]
             positions = {r.id: i for i, r in enumerate(newest_first)}
-            if before_id is not None:  # older than the anchor
-                candidates = [r for r in matching if positions[r.id] > positions[before_id]]
-                page = candidates[:limit]
-            elif after_id is not None:  # newer than the anchor: the ones just above it
-                candidates = [r for r in matching if positions[r.id] < positions[after_id]]
-                page = candidates[-limit:]
+            for anchor in (before_id, after_id):
+                if anchor is not None and anchor not in positions:
+                    return _error(400, NOT_FOUND_TEXT)
+
+            def matches(r: _Transcript) -> bool:
+                return (wanted_status is None or self._status(r) == wanted_status) and (
+                    created_on is None or _timestamp(r.created).startswith(created_on)
+                )
+
+            # Walk outward from the anchor only as far as the page (plus one row) needs, so deep
+            # paging over tens of thousands of transcripts costs a page, not the whole account.
+            if after_id is not None:  # newer than the anchor: the ones just above it
+                upward = [r for r in reversed(newest_first[: positions[after_id]]) if matches(r)]
+                page = upward[:limit][::-1]
+                newer = len(upward) > limit
+                older = any(matches(r) for r in newest_first[positions[after_id] :])
             else:
-                page = matching[:limit]
+                start = positions[before_id] + 1 if before_id is not None else 0
+                page, older = [], False
+                for r in newest_first[start:]:
+                    if not matches(r):
+                        continue
+                    if len(page) == limit:
+                        older = True
+                        break
+                    page.append(r)
+                newer = before_id is not None and any(matches(r) for r in newest_first[:start])
+            newer, older = newer and bool(page), older and bool(page)
             rows = [self._list_item(r) for r in page]
-            older = bool(page) and page[-1] is not matching[-1]
-            newer = bool(page) and page[0] is not matching[0]
         base = f"{self.base_url}/v2/transcript"
         filters = {k: v for k, v in query.items() if k not in ("limit", "before_id", "after_id")}
 
@@ -961,6 +1071,16 @@ def _model_used(params: dict[str, Any]) -> str:
     """Return the model a transcript ran on: the first of its chain (the emulator routes nothing)."""
     models = params.get("speech_models") or list(ACCEPTED_MODELS)
     return str(models[0])
+
+
+def _api_kind(method: str, path: str) -> str:
+    """Sort an API request for the stats: a list page, a transcript read, a redacted-audio ask."""
+    parts = path.strip("/").split("/")
+    if method != "GET" or parts[:2] != ["v2", "transcript"]:
+        return "other"
+    if len(parts) == 2:
+        return "list"
+    return "redacted_audio" if parts[3:] == ["redacted-audio"] else "transcript"
 
 
 def _transcript_id_of(path: str) -> str | None:

@@ -3,41 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_assemblyai.exceptions import (
-    AssemblyAIError,
-    AssemblyAIInvalidInputError,
-    AssemblyAITransientError,
-)
+from airflow_assemblyai.exceptions import AssemblyAIError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.ids import validate_transcript_id
+from airflow_assemblyai.triggers.poller import jittered, shared_poller
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+__all__ = ["DEFAULT_POLL_INTERVAL", "AssemblyAIRedactedAudioTrigger", "jittered"]
 
 #: Poll interval in seconds unless the DAG says otherwise; each wait is jittered by ±10 %.
 DEFAULT_POLL_INTERVAL = 30.0
 
 
-def jittered(seconds: float) -> float:
-    """Return ``seconds`` ± 10 %, so many waits started together do not poll in lockstep."""
-    return seconds * random.uniform(0.9, 1.1)
-
-
 class AssemblyAIRedactedAudioTrigger(BaseTrigger):
-    """Poll AssemblyAI until a transcript's redacted audio is ready; yield exactly one event.
+    """Wait until a transcript's redacted audio is ready; yield exactly one event.
 
     The event's ``status`` is ``success`` (with ``audio_format``), ``error`` (a final answer, with
-    ``error_type`` and ``message``) or ``timeout`` (``end_time`` passed). Passing faults that
-    outlive the hook's retries count as "not yet", as they do for a poking sensor: only
-    ``end_time`` ends the wait. The verdict comes from the hook's ``apoll_redacted_audio``, the
-    same decision the sensor uses. A malformed ``transcript_id`` ends in one ``error`` event before
-    any request.
+    ``error_type`` and ``message``) or ``timeout`` (``end_time`` passed). The wait joins the
+    triggerer's shared poller of its account (:mod:`airflow_assemblyai.triggers.poller`), which
+    learns many statuses per list request and asks the redacted-audio endpoint only for completed
+    transcripts; its verdicts come from the same decision table as the sensor's. Passing faults
+    count as "not yet": only ``end_time`` ends the wait. No event comes sooner than one (jittered)
+    interval after the trigger starts, since the sensor polled just before deferring. A malformed
+    ``transcript_id`` ends in one ``error`` event before any request.
 
     :param transcript_id: AssemblyAI transcript id.
     :param assemblyai_conn_id: Airflow connection of type ``assemblyai``.
@@ -74,50 +69,41 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
     def _event(self, status: str, **fields: Any) -> TriggerEvent:
         return TriggerEvent({"status": status, "transcript_id": self.transcript_id, **fields})  # type: ignore[no-untyped-call]
 
+    def _error(self, exc: AssemblyAIError) -> TriggerEvent:
+        return self._event("error", error_type=type(exc).__name__, message=str(exc))
+
+    def _timeout(self) -> TriggerEvent:
+        return self._event(
+            "timeout", message=f"Redacted audio of transcript {self.transcript_id} was not ready in time."
+        )
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until ready, final error or ``end_time``; yield one event and return."""
+        """Wait through the shared poller until ready, final error or ``end_time``; yield one event."""
+        # Wait at least one interval: the sensor polled just before deferring, and an event fired
+        # within seconds of deferral can race Airflow's scheduler (README, "Batches").
+        earliest = time.time() + jittered(self.poll_interval)
+        hook = AssemblyAIHook(self.assemblyai_conn_id)
         try:
             transcript_id = validate_transcript_id(self.transcript_id)
-        except AssemblyAIInvalidInputError as exc:
-            yield self._event("error", error_type=type(exc).__name__, message=str(exc))
+            settings = await hook.aget_settings()
+        except AssemblyAIError as exc:
+            yield self._error(exc)
             return
-        hook = AssemblyAIHook(self.assemblyai_conn_id)
-        passing_failures = 0
-        last_reason = ""
+        poller = shared_poller(settings, self.assemblyai_conn_id)
+        outcome_of = poller.register(transcript_id, self.poll_interval)
         try:
-            while True:
-                # Wait first: the sensor polled just before deferring, and an event fired within
-                # seconds of deferral can race Airflow's scheduler (README, "Batches").
-                remaining = self.end_time - time.time()
-                await asyncio.sleep(max(0.0, min(jittered(self.poll_interval), remaining)))
-                try:
-                    verdict = await hook.apoll_redacted_audio(transcript_id)
-                except AssemblyAITransientError as exc:
-                    passing_failures += 1
-                    self.log.warning(
-                        "Trigger: transcript %s passing fault, still waiting (%d in a row): %s",
-                        self.transcript_id,
-                        passing_failures,
-                        exc,
-                    )
-                except AssemblyAIError as exc:
-                    yield self._event("error", error_type=type(exc).__name__, message=str(exc))
-                    return
-                else:
-                    passing_failures = 0
-                    if verdict.ready:
-                        yield self._event("success", audio_format=verdict.audio_format)
-                        return
-                    if verdict.reason != last_reason:  # log each change, not every poll
-                        self.log.info(
-                            "Trigger: transcript %s still waiting (%s)", self.transcript_id, verdict.reason
-                        )
-                        last_reason = verdict.reason
-                if time.time() >= self.end_time:
-                    yield self._event(
-                        "timeout",
-                        message=f"Redacted audio of transcript {self.transcript_id} was not ready in time.",
-                    )
-                    return
+            try:
+                outcome = await asyncio.wait_for(
+                    asyncio.shield(outcome_of), timeout=max(0.0, self.end_time - time.time())
+                )
+            except TimeoutError:
+                outcome = None
+            await asyncio.sleep(max(0.0, min(earliest, self.end_time) - time.time()))
         finally:
-            await hook.aclose()
+            poller.unregister(transcript_id)
+        if outcome is None:
+            yield self._timeout()
+        elif isinstance(outcome, AssemblyAIError):
+            yield self._error(outcome)
+        else:
+            yield self._event("success", audio_format=outcome.audio_format)

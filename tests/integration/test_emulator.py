@@ -118,6 +118,50 @@ def test_list_and_delete(emulator: Emulator) -> None:
     assert emulator.deleted(tid)
 
 
+def test_list_pages_newest_first_down_and_up(emulator: Emulator) -> None:
+    ids = [emulator.add_transcript(params=REDACT) for _ in range(5)][::-1]  # newest first
+    with api(emulator) as client:
+        first = client.get("/v2/transcript", params={"limit": 2}).json()
+        assert [row["id"] for row in first["transcripts"]] == ids[:2]
+        assert first["page_details"]["next_url"] is None
+        second = client.get(first["page_details"]["prev_url"]).json()
+        assert [row["id"] for row in second["transcripts"]] == ids[2:4]
+        last = client.get(second["page_details"]["prev_url"]).json()
+        assert [row["id"] for row in last["transcripts"]] == ids[4:]
+        assert last["page_details"]["prev_url"] is None
+        back = client.get(last["page_details"]["next_url"]).json()
+        assert [row["id"] for row in back["transcripts"]] == ids[2:4]
+
+
+def test_completion_profile_schedules_waited_and_unwaited_transcripts(emulator: Emulator) -> None:
+    with api(emulator) as client:
+        answer = client.post(
+            "/_emulator/completion-profile", json={"waited": 30, "window_seconds": 600, "seed": 3}
+        )
+        schedule = answer.json()["transcripts"]
+        listing = client.get("/v2/transcript", params={"limit": 200}).json()["transcripts"]
+        first = client.get(f"/v2/transcript/{schedule[0]['id']}/redacted-audio")
+    assert len(schedule) == 30
+    assert len(listing) == 60  # as many transcripts again that nobody waits on
+    now = time.time()
+    assert all(now - 1 < item["completes_at"] < now + 600 for item in schedule)
+    assert all(5 <= item["ready_at"] - item["completes_at"] <= 30 for item in schedule)
+    assert {row["status"] for row in listing} <= {"queued", "processing", "completed"}
+    expected_pending = schedule[0]["completes_at"] > time.time()
+    assert (first.json().get("error") == PENDING_TEXT) is expected_pending
+
+
+def test_finish_ends_a_seeded_processing_transcript(emulator: Emulator) -> None:
+    ok = emulator.add_transcript(status="processing", params=REDACT)
+    failed = emulator.add_transcript(status="processing", params=REDACT, faults=Faults(error="Bad audio"))
+    with api(emulator) as client:
+        assert client.get(f"/v2/transcript/{ok}").json()["status"] == "processing"
+        emulator.finish(ok)
+        client.post(f"/_emulator/transcripts/{failed}/finish")
+        assert client.get(f"/v2/transcript/{ok}").json()["status"] == "completed"
+        assert client.get(f"/v2/transcript/{failed}").json()["error"] == "Bad audio"
+
+
 def test_signed_url_is_fresh_expiring_ranged_and_refuses_head(emulator: Emulator) -> None:
     tid = emulator.add_transcript(params={**REDACT, "redact_pii_audio_quality": "wav"})
     first, second = ready_url(emulator, tid), ready_url(emulator, tid)

@@ -83,18 +83,22 @@ async def test_timeout_is_one_event(emulator: Emulator) -> None:
     assert [e["status"] for e in events] == ["timeout"]
 
 
-async def test_cancelled_trigger_closes_its_client(emulator: Emulator) -> None:
+async def test_cancelled_trigger_stops_the_polling(emulator: Emulator) -> None:
+    from airflow_assemblyai.triggers.poller import current_pollers
+
     tid = emulator.add_transcript(status="processing", params=REDACT)
     task = asyncio.ensure_future(events_of(trigger_for(tid)))
     deadline = time.monotonic() + 10
-    while emulator.count("GET", f"/v2/transcript/{tid}") < 2 and time.monotonic() < deadline:  # noqa: ASYNC110
+    while emulator.count("GET", "/v2/transcript") < 2 and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.02)
+    assert emulator.count("GET", "/v2/transcript") >= 2
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    polls = emulator.count("GET", f"/v2/transcript/{tid}")
+    assert not current_pollers()  # the last wait left: its account's poller stopped
+    polls = emulator.count(path_prefix="/v2/")
     await asyncio.sleep(0.3)
-    assert emulator.count("GET", f"/v2/transcript/{tid}") == polls  # nothing polls after cancellation
+    assert emulator.count(path_prefix="/v2/") == polls  # nothing polls after cancellation
 
 
 @pytest.mark.parametrize("transcript_id", ["x/../{other}", "{other}?x=1", " ", "a" * 129])

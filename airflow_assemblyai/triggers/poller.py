@@ -1,0 +1,319 @@
+"""Share one poller among every redacted-audio wait of an account in a triggerer process.
+
+Polling each transcript on its own costs one or two requests per wait per interval, so ten
+thousand waits at 30 s would spend five times AssemblyAI's 20,000 requests per 5 minutes. One
+:class:`SharedPoller` per event loop and account instead learns up to 200 statuses per request
+from ``GET /v2/transcript`` (newest first, paged down only as far as the oldest transcript still
+waited on) and spends per-transcript requests only where the list says something happened:
+
+- ``completed``: the transcript is read once (its audio format; redaction never requested is a
+  final error), then its redacted audio is asked for each cycle until it is ready;
+- ``error``: a final error with the list's own ``error`` text (the transcript is read when the
+  list gives none);
+- not on any page scanned (older than the pages a cycle may read, or gone): checked directly
+  with the per-transcript poll, every :data:`DIRECT_CHECK_EVERY` intervals.
+
+The verdicts come from :mod:`airflow_assemblyai.redaction`, the table the sensor uses. A 429's
+``Retry-After`` closes a gate on the poller's client, so every request of the account (and thus
+every wait) pauses together. Waits are reference-counted: a cancelled or timed-out wait only
+drops its own registration, the poller's requests run in its own task (a cancelled trigger never
+cancels one), and the task stops when nobody waits any more.
+
+An account is the base URL plus a SHA-256 of the API key, never the connection id alone (two
+connections with one key share a rate limit) and never the key itself. The first connection that
+registers supplies the retry budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_assemblyai.exceptions import (
+    AssemblyAIAuthError,
+    AssemblyAIError,
+    AssemblyAIInvalidInputError,
+    AssemblyAITransientError,
+)
+from airflow_assemblyai.hooks.assemblyai import MAX_LIST_LIMIT, AssemblyAIHook, _retry_after_seconds
+from airflow_assemblyai.redaction import RedactionPoll, audio_format_of, judge_transcript
+
+if TYPE_CHECKING:
+    import httpx
+
+    from airflow_assemblyai.hooks.settings import ConnectionSettings
+
+log = logging.getLogger(__name__)
+
+#: Most list pages one cycle reads (200 rows each); older waits are checked directly.
+MAX_LIST_PAGES = 250
+#: A wait the list has not shown for this many intervals is checked with its own request.
+DIRECT_CHECK_EVERY = 4
+#: Per-transcript requests a cycle keeps in flight at once.
+CHECK_CONCURRENCY = 8
+
+#: What a wait ends with: the ready verdict, or the final error to report.
+Outcome = RedactionPoll | AssemblyAIError
+AccountKey = tuple[str, str]
+
+
+def jittered(seconds: float) -> float:
+    """Return ``seconds`` ± 10 %, so many waits or pollers started together do not poll in lockstep."""
+    return seconds * random.uniform(0.9, 1.1)
+
+
+def account_key(settings: ConnectionSettings) -> AccountKey:
+    """Return the key of an account: its base URL and a SHA-256 of its API key (never the key)."""
+    return settings.base_url, hashlib.sha256(settings.api_key.encode()).hexdigest()
+
+
+@dataclass
+class _Watch:
+    """What the poller knows about one waited transcript, shared by every wait on it."""
+
+    transcript_id: str
+    poll_interval: float
+    future: asyncio.Future[Outcome]
+    #: Wall-clock time of the last news about it (a list row or a direct check).
+    last_known: float
+    waiters: int = 1
+    listed_status: str | None = None
+    listed_error: str | None = None
+    created: str | None = None
+    #: The list did not show it on a full scan; only direct checks see it.
+    unlisted: bool = False
+    transcript: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def pending(self) -> bool:
+        return not self.future.done()
+
+
+class SharedPoller:
+    """Poll the status of many transcripts of one account with few requests; see the module doc."""
+
+    def __init__(self, *, key: AccountKey, assemblyai_conn_id: str) -> None:
+        self.key = key
+        self.assemblyai_conn_id = assemblyai_conn_id
+        self._hook = AssemblyAIHook(assemblyai_conn_id)
+        self._watches: dict[str, _Watch] = {}
+        self._paused_until = 0.0
+        self._gated = False
+        self._task: asyncio.Task[None] | None = None
+        #: Cycles run, for logs and tests.
+        self.cycles = 0
+
+    # -- registration (called by triggers, on the poller's loop) ----------------------------------
+
+    def register(self, transcript_id: str, poll_interval: float) -> asyncio.Future[Outcome]:
+        """Start (or join) the watch of a transcript; return the future of its outcome."""
+        watch = self._watches.get(transcript_id)
+        if watch is None:
+            loop = asyncio.get_running_loop()
+            watch = _Watch(transcript_id, poll_interval, loop.create_future(), last_known=time.time())
+            self._watches[transcript_id] = watch
+        else:
+            watch.waiters += 1
+            watch.poll_interval = min(watch.poll_interval, poll_interval)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"assemblyai-shared-poller-{self.key[0]}"
+            )
+        return watch.future
+
+    def unregister(self, transcript_id: str) -> None:
+        """Drop one wait on a transcript; stop the poller when nobody waits any more."""
+        watch = self._watches.get(transcript_id)
+        if watch is None:
+            return
+        watch.waiters -= 1
+        if watch.waiters <= 0:
+            del self._watches[transcript_id]
+        if not self._watches:
+            _forget(self)
+            if self._task is not None:
+                self._task.cancel()
+
+    @property
+    def paused_until(self) -> float:
+        """Return the wall-clock time until which a 429 paused every request of this account."""
+        return self._paused_until
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def _interval(self) -> float:
+        return min((w.poll_interval for w in self._watches.values()), default=30.0)
+
+    async def _run(self) -> None:
+        try:
+            # The first cycle waits one interval: each sensor polled just before deferring.
+            await asyncio.sleep(jittered(self._interval()))
+            while self._watches:
+                started = time.monotonic()
+                try:
+                    await self._cycle()
+                except Exception:  # a surprise in one cycle must not end every wait of the account
+                    log.exception("A shared poll cycle failed; trying again next interval")
+                # One interval from start to start: a long cycle must not stretch every wait's latency.
+                await asyncio.sleep(max(0.0, jittered(self._interval()) - (time.monotonic() - started)))
+        finally:
+            _forget(self)
+            await self._hook.aclose()
+
+    async def _gate_client(self) -> None:
+        """Build the poller's client on first use, with the pause gate on every request it sends."""
+        if self._gated:
+            return
+        client = await self._hook.aget_conn()
+        client.event_hooks = {
+            "request": [*client.event_hooks["request"], self._wait_out_pause],
+            "response": [*client.event_hooks["response"], self._note_retry_after],
+        }
+        self._gated = True
+
+    async def _wait_out_pause(self, request: httpx.Request) -> None:
+        """Hold every request of the account while a 429's ``Retry-After`` lasts."""
+        # A loop, not an event: another 429 may push the end of the pause out while this sleeps.
+        while (delay := self._paused_until - time.time()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(delay)
+
+    async def _note_retry_after(self, response: httpx.Response) -> None:
+        if response.status_code != 429:
+            return
+        seconds = _retry_after_seconds(response.headers.get("Retry-After"))
+        if seconds:
+            self._paused_until = max(self._paused_until, time.time() + seconds)
+            log.warning("AssemblyAI answered 429: pausing every wait of this account for %.1f s", seconds)
+
+    async def _cycle(self) -> None:
+        self.cycles += 1
+        try:
+            await self._gate_client()
+            await self._scan_list()
+        except (AssemblyAIAuthError, AssemblyAIInvalidInputError) as exc:  # wrong key or connection
+            for watch in list(self._watches.values()):
+                _resolve(watch, exc)
+            return
+        except AssemblyAIError as exc:
+            log.warning("Listing transcripts failed; waits not seen are checked directly: %s", exc)
+        now = time.time()
+        due = [
+            w
+            for w in self._watches.values()
+            if w.pending
+            and (
+                w.listed_status in ("completed", "error")
+                or now - w.last_known >= DIRECT_CHECK_EVERY * w.poll_interval
+            )
+        ]
+        if not due:
+            return
+        gate = asyncio.Semaphore(CHECK_CONCURRENCY)
+
+        async def check(watch: _Watch) -> None:
+            async with gate:
+                await self._check(watch)
+
+        await asyncio.gather(*(check(w) for w in due))
+
+    async def _scan_list(self) -> None:
+        """Read pages newest first until every listed waited transcript is seen; note each row."""
+        unseen = {tid for tid, w in self._watches.items() if w.pending and not w.unlisted}
+        if not unseen:
+            return
+        before_id: str | None = None
+        now = time.time()
+        for _ in range(MAX_LIST_PAGES):
+            page = await self._hook.alist_transcript_page(limit=MAX_LIST_LIMIT, before_id=before_id)
+            rows = [row for row in page.get("transcripts") or [] if isinstance(row, dict)]
+            for row in rows:
+                watch = self._watches.get(str(row.get("id")))
+                if watch is not None:
+                    watch.listed_status = row.get("status")
+                    watch.listed_error = row.get("error")
+                    watch.created = row.get("created")
+                    watch.last_known = now
+                    unseen.discard(watch.transcript_id)
+            if not unseen or not rows or not (page.get("page_details") or {}).get("prev_url"):
+                break
+            oldest = rows[-1].get("created")
+            if oldest and _all_newer(unseen, self._watches, str(oldest)):
+                break  # every one still missing was seen before, higher up: it is gone from the list
+            before_id = str(rows[-1]["id"])
+        for tid in unseen:  # a whole scan missed them: only direct checks will see them now
+            if tid in self._watches:
+                self._watches[tid].unlisted = True
+
+    async def _check(self, watch: _Watch) -> None:
+        """Ask about one transcript directly; resolve its watch when ready or final."""
+        tid = watch.transcript_id
+        try:
+            if watch.transcript is None:
+                if watch.listed_status == "error" and watch.listed_error:
+                    judge_transcript(tid, {"status": "error", "error": watch.listed_error})
+                transcript = await self._hook.aget_transcript(tid)
+                watch.last_known = time.time()
+                if judge_transcript(tid, transcript) is not None:
+                    return  # still queued or processing (an older list row, or a direct check)
+                watch.transcript = transcript
+            ready = await self._hook.ais_redacted_audio_ready(tid)
+            watch.last_known = time.time()
+        except AssemblyAITransientError as exc:
+            log.warning("Transcript %s: passing fault, still waiting: %s", tid, exc)
+            return
+        except AssemblyAIError as exc:
+            _resolve(watch, exc)
+            return
+        if ready:
+            fmt = audio_format_of(watch.transcript)
+            _resolve(watch, RedactionPoll(state="ready", reason="redacted_audio_ready", audio_format=fmt))
+
+
+def _resolve(watch: _Watch, outcome: Outcome) -> None:
+    if not watch.future.done():
+        watch.future.set_result(outcome)
+
+
+def _all_newer(unseen: set[str], watches: dict[str, _Watch], oldest_on_page: str) -> bool:
+    """Return True when every unseen transcript was created after the oldest row read so far."""
+    for tid in unseen:
+        watch = watches.get(tid)
+        if watch is None or watch.created is None or watch.created <= oldest_on_page:
+            return False
+    return True
+
+
+# -- one poller per event loop and account ------------------------------------------------------
+
+_POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[AccountKey, SharedPoller]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_poller(settings: ConnectionSettings, assemblyai_conn_id: str) -> SharedPoller:
+    """Return the poller of this event loop for the account of ``settings``, creating it if needed."""
+    pollers = _POLLERS.setdefault(asyncio.get_running_loop(), {})
+    key = account_key(settings)
+    poller = pollers.get(key)
+    if poller is None:
+        poller = pollers[key] = SharedPoller(key=key, assemblyai_conn_id=assemblyai_conn_id)
+    return poller
+
+
+def current_pollers() -> list[SharedPoller]:
+    """Return the pollers running on this event loop (for diagnostics and tests)."""
+    return list(_POLLERS.get(asyncio.get_running_loop(), {}).values())
+
+
+def _forget(poller: SharedPoller) -> None:
+    with contextlib.suppress(RuntimeError):
+        pollers = _POLLERS.get(asyncio.get_running_loop(), {})
+        if pollers.get(poller.key) is poller:
+            del pollers[poller.key]

@@ -1,0 +1,198 @@
+"""Many redacted-audio waits sharing one poller, against the emulator on a real event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
+from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+from airflow_assemblyai.testing.emulator import Emulator, Faults
+from airflow_assemblyai.triggers import poller as poller_module
+from airflow_assemblyai.triggers.poller import SharedPoller, current_pollers
+from airflow_assemblyai.triggers.redacted_audio import AssemblyAIRedactedAudioTrigger
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
+INTERVAL = 0.05
+
+pytestmark = pytest.mark.usefixtures("emulator_connection")
+
+
+def trigger_for(transcript_id: str, conn_id: str = "assemblyai_default") -> AssemblyAIRedactedAudioTrigger:
+    return AssemblyAIRedactedAudioTrigger(
+        transcript_id=transcript_id,
+        assemblyai_conn_id=conn_id,
+        poll_interval=INTERVAL,
+        end_time=time.time() + 120,
+    )
+
+
+async def events_of(trigger: AssemblyAIRedactedAudioTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in trigger.run()]
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Yield to the loop until ``condition`` holds (a condition, not a timing; bounded for safety)."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.005)
+
+
+async def the_poller() -> SharedPoller:
+    await until(lambda: len(current_pollers()) == 1, "one shared poller runs")
+    return current_pollers()[0]
+
+
+def start(coroutine: Coroutine[Any, Any, list[dict[str, Any]]]) -> asyncio.Task[list[dict[str, Any]]]:
+    return asyncio.ensure_future(coroutine)
+
+
+async def test_fifty_waits_finishing_in_any_order_get_every_event_right_with_few_requests(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(poller_module, "MAX_LIST_PAGES", 2)  # a cycle reads the newest 400 rows
+    rng = random.Random(7)
+    # The oldest waited transcript sits below 450 others nobody waits on: no scan reaches it.
+    old = emulator.add_transcript(status="processing", params=REDACT)
+    for _ in range(450):
+        emulator.add_transcript(status="processing", params=REDACT)
+    expected: dict[str, tuple[str, str]] = {old: ("success", "mp3")}
+    render_polls: dict[str, int] = {old: 0}
+    for index in range(49):
+        if index % 7 == 1:
+            faults = Faults(error=f"Audio file {index} is corrupt")
+            tid = emulator.add_transcript(status="processing", params=REDACT, faults=faults)
+            expected[tid] = ("error", "TranscriptFailedError")
+        elif index % 7 == 2:
+            tid = emulator.add_transcript(status="processing", params={"redact_pii": False})
+            expected[tid] = ("error", "RedactionNotRequestedError")
+        else:
+            polls = rng.choice([0, 0, 1, 3])  # some render late: 202 first
+            quality = rng.choice(["mp3", "wav"])
+            tid = emulator.add_transcript(
+                status="processing",
+                params={**REDACT, "redact_pii_audio_quality": quality},
+                faults=Faults(render_polls=polls),
+            )
+            expected[tid] = ("success", quality)
+            render_polls[tid] = polls
+    waits = {tid: start(events_of(trigger_for(tid))) for tid in expected}
+    poller = await the_poller()
+    cycles_at_end: dict[str, int] = {}
+    for tid in waits:
+        waits[tid].add_done_callback(lambda _, tid=tid: cycles_at_end.setdefault(tid, poller.cycles))
+
+    order = list(expected)
+    rng.shuffle(order)
+    for tid in order:  # one finishes every cycle or so, in random order
+        seen = poller.cycles
+        await until(lambda seen=seen: poller.cycles > seen, "a poll cycle")
+        emulator.finish(tid)
+    results = {tid: await task for tid, task in waits.items()}
+
+    for tid, (status, detail) in expected.items():
+        events = results[tid]
+        assert len(events) == 1, (tid, events)
+        assert events[0]["status"] == status
+        assert events[0]["transcript_id"] == tid
+        assert events[0]["audio_format" if status == "success" else "error_type"] == detail
+    # The list's own error text reaches the message, with no request for the transcript.
+    failed = [tid for tid, (_, detail) in expected.items() if detail == "TranscriptFailedError"]
+    assert all("is corrupt" in results[tid][0]["message"] for tid in failed)
+    assert all(emulator.count("GET", f"/v2/transcript/{tid}") == 0 for tid in failed)
+    for tid in expected:
+        if tid == old or tid in failed:
+            continue
+        # Listed transcripts are read once, after the list showed them finished, never polled.
+        assert (
+            emulator.count("GET", f"/v2/transcript/{tid}")
+            - emulator.count("GET", f"/v2/transcript/{tid}/redacted-audio")
+            == 1
+        )
+        if expected[tid][0] == "success":
+            assert emulator.count("GET", f"/v2/transcript/{tid}/redacted-audio") == render_polls[tid] + 1
+    assert emulator.count("GET", f"/v2/transcript/{old}") >= 2  # checked directly, slowly
+    # Polling each wait on its own costs at least one request per wait per cycle it waited.
+    per_wait_floor = sum(cycles_at_end.values())
+    used = emulator.count(path_prefix="/v2/")
+    assert used * 4 < per_wait_floor, (used, per_wait_floor)
+
+
+async def test_a_cancelled_wait_leaves_the_others_finishing(emulator: Emulator) -> None:
+    ids = [emulator.add_transcript(status="processing", params=REDACT) for _ in range(5)]
+    waits = [start(events_of(trigger_for(tid))) for tid in ids]
+    poller = await the_poller()
+    await until(lambda: poller.cycles >= 2, "two poll cycles")
+    await until(lambda: emulator.count("GET", "/v2/transcript") > 0, "a list request in flight")
+    waits[0].cancel()  # cancelled in the middle of the poller's cycle
+    with pytest.raises(asyncio.CancelledError):
+        await waits[0]
+    for tid in ids:
+        emulator.finish(tid)
+    for tid, task in zip(ids[1:], waits[1:], strict=True):
+        assert [e["status"] for e in await task] == ["success"], tid
+    assert emulator.count("GET", f"/v2/transcript/{ids[0]}") == 0  # nobody asks for it any more
+    # Nobody waits now: the poller stopped, and no request follows.
+    await until(lambda: not current_pollers(), "the poller stops")
+    sent = emulator.count(path_prefix="/v2/")
+    await asyncio.sleep(5 * INTERVAL)
+    assert emulator.count(path_prefix="/v2/") == sent
+
+
+async def test_a_429_with_retry_after_pauses_every_wait_of_the_account(emulator: Emulator) -> None:
+    ids = [emulator.add_transcript(status="processing", params=REDACT) for _ in range(20)]
+    waits = [start(events_of(trigger_for(tid))) for tid in ids]
+    poller = await the_poller()
+    await until(lambda: poller.cycles >= 2, "two poll cycles")
+    emulator.queue_responses([429], retry_after=1)
+    await until(lambda: poller.paused_until > 0, "the 429 reaches the poller")
+    sent = emulator.count(path_prefix="/v2/")
+    assert [r.status for r in emulator.requests][-1] == 429
+    # 20 waits at 0.05 s would send hundreds of requests in the pause; the account sends none.
+    await asyncio.sleep(max(0.0, poller.paused_until - time.time() - 0.1))
+    assert emulator.count(path_prefix="/v2/") == sent
+    for tid in ids:
+        emulator.finish(tid)
+    results = [await task for task in waits]
+    assert all([e["status"] for e in events] == ["success"] for events in results)
+
+
+async def test_connections_sharing_a_key_share_one_poller_and_another_key_gets_its_own(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    same = {"conn_type": "assemblyai", "password": emulator.api_key, "host": emulator.base_url}
+    other = {**same, "password": "another-key"}
+    monkeypatch.setenv("AIRFLOW_CONN_AAI_SAME_KEY", json.dumps(same))
+    monkeypatch.setenv("AIRFLOW_CONN_AAI_OTHER_KEY", json.dumps(other))
+    tid = emulator.add_transcript(status="processing", params=REDACT)
+    waits = [
+        start(events_of(trigger_for(tid, conn)))
+        for conn in ("assemblyai_default", "aai_same_key", "aai_other_key")
+    ]
+    await until(lambda: len(current_pollers()) == 2, "two pollers: one per account")
+    keys = [poller.key for poller in current_pollers()]
+    assert not any(emulator.api_key in part or "another-key" in part for key in keys for part in key)
+    emulator.finish(tid)
+    first, second, third = [await task for task in waits]
+    assert [first[0]["status"], second[0]["status"]] == ["success", "success"]
+    assert (third[0]["status"], third[0]["error_type"]) == ("error", "AssemblyAIAuthError")
+
+
+async def test_the_hook_refuses_a_list_limit_above_the_maximum_before_any_request(emulator: Emulator) -> None:
+    hook = AssemblyAIHook()
+    with pytest.raises(AssemblyAIInvalidInputError, match="limit"):
+        await hook.alist_transcript_page(limit=201)
+    page = await hook.alist_transcript_page(limit=200)
+    await hook.aclose()
+    assert page["transcripts"] == []
+    assert [r.query for r in emulator.requests] == [{"limit": "200"}]
