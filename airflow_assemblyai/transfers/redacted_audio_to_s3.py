@@ -17,7 +17,7 @@ from airflow_assemblyai.exceptions import (
     AssemblyAIInvalidInputError,
     AssemblyAITransientError,
 )
-from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook, mask_redirect_location
+from airflow_assemblyai.hooks.assemblyai import SUBTITLE_FORMATS, AssemblyAIHook, mask_redirect_location
 from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.redaction import AudioFormat, audio_format_of, judge_transcript
 from airflow_assemblyai.transfers.archive import (
@@ -30,7 +30,10 @@ from airflow_assemblyai.transfers.archive import (
     split_s3_location,
 )
 from airflow_assemblyai.transfers.audio_header import HEADER_BYTES, check_audio_header
+from airflow_assemblyai.transfers.record import RecordKeys
+from airflow_assemblyai.transfers.record_archive import RecordArchiver
 from airflow_assemblyai.transfers.s3_upload import GuardedUpload, explain_s3_error, s3_error_code
+from airflow_assemblyai.transfers.stores import S3RecordStore
 from airflow_assemblyai.transfers.stream import ResumableDownload
 
 if TYPE_CHECKING:
@@ -54,6 +57,7 @@ DEFAULT_TRANSFER_CONFIG: dict[str, Any] = {
     "preferred_transfer_client": "classic",
 }
 KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
+OBJECT_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 #: How long AssemblyAI keeps a redacted audio file, and how early the transfer warns before that.
 RETENTION = timedelta(hours=24)
 RETENTION_WARNING = timedelta(hours=2)
@@ -115,6 +119,17 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         backoff between them follows the AssemblyAI connection's ``retry_wait_*`` settings.
     :param download_timeout: seconds to wait on the file host for each network step.
     :param verify_md5: compare an MD5 computed while streaming with a plain-MD5 source ETag.
+    :param archive_record: archive the whole redacted record: beside the audio, the transcript as
+        JSON (an allow-list of redacted fields), its subtitles and, last, a manifest; return the
+        manifest's URI instead of the audio's. See "The redacted record" in the README.
+    :param subtitle_formats: the subtitles archived with the record (``srt``, ``vtt``).
+    :param chars_per_caption: the longest subtitle caption in characters; AssemblyAI's default when None.
+    :param include_transcript_fields: transcript fields to archive beyond the allow-list (entities,
+        summaries...): AssemblyAI does not redact them, so each run logs a warning.
+    :param object_lock_mode: S3 Object Lock mode on every file written (``GOVERNANCE`` or ``COMPLIANCE``);
+        the bucket must have Object Lock enabled.
+    :param object_lock_retain_until: retention end, a ``datetime`` or a ``timedelta`` from the write.
+    :param object_lock_legal_hold: put a legal hold on every file written.
     """
 
     template_fields: Sequence[str] = ("transcript_id", "s3_bucket", "s3_key")
@@ -139,6 +154,13 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         max_download_attempts: int = 5,
         download_timeout: float = 60.0,
         verify_md5: bool = True,
+        archive_record: bool = False,
+        subtitle_formats: Sequence[str] = SUBTITLE_FORMATS,
+        chars_per_caption: int | None = None,
+        include_transcript_fields: Sequence[str] = (),
+        object_lock_mode: str | None = None,
+        object_lock_retain_until: datetime | timedelta | None = None,
+        object_lock_legal_hold: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -158,6 +180,13 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         self.max_download_attempts = max_download_attempts
         self.download_timeout = download_timeout
         self.verify_md5 = verify_md5
+        self.archive_record = archive_record
+        self.subtitle_formats = tuple(subtitle_formats)
+        self.chars_per_caption = chars_per_caption
+        self.include_transcript_fields = tuple(include_transcript_fields)
+        self.object_lock_mode = object_lock_mode
+        self.object_lock_retain_until = object_lock_retain_until
+        self.object_lock_legal_hold = object_lock_legal_hold
         self._running: _RunningCopy | None = None
         self._kill_requested = False
         self._check_static_arguments()
@@ -191,6 +220,10 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         transcript_id, bucket, key = self._resolve_arguments()
         uri = archive_uri(bucket, key)
         try:
+            if self.archive_record:
+                manifest_uri = self._archive_record(transcript_id, bucket, key)
+                self._add_to_asset_aliases(context, uri, manifest_uri)
+                return manifest_uri
             self._archive(transcript_id, bucket, key)
         except ClientError as exc:
             raise explain_s3_error(
@@ -198,6 +231,29 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             ) from None
         self._add_to_asset_aliases(context, uri)
         return uri
+
+    def _archive_record(self, transcript_id: str, bucket: str, key: str) -> str:
+        """Archive audio, transcript JSON and subtitles, then the manifest; return the manifest's URI."""
+        keys = RecordKeys.beside(key)
+        store = S3RecordStore(client=self.s3_hook.get_conn(), bucket=bucket, extra_args=self._s3_options())
+        archiver = RecordArchiver(
+            store=store,
+            keys=keys,
+            transcript_id=transcript_id,
+            hook=self.hook,
+            replace=self.replace,
+            subtitle_formats=self.subtitle_formats,
+            chars_per_caption=self.chars_per_caption,
+            extra_fields=self.include_transcript_fields,
+        )
+        _, wrote = archiver.complete(lambda: self._archive(transcript_id, bucket, key))
+        if not wrote:
+            self.log.info(
+                "The record of transcript %s is already complete at %s.",
+                transcript_id,
+                store.uri(keys.manifest),
+            )
+        return store.uri(keys.manifest)
 
     def on_kill(self) -> None:
         """Stop a running copy: shut the download's connection and abort the multipart upload.
@@ -217,16 +273,17 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         bucket, key = split_s3_location(self.s3_bucket, self.s3_key)
         return transcript_id, bucket, key
 
-    def _archive(self, transcript_id: str, bucket: str, key: str) -> None:
-        """Copy unless the key holds this transcript's audio; settle races with conditional writes."""
+    def _archive(self, transcript_id: str, bucket: str, key: str) -> bool:
+        """Copy unless the key holds this transcript's audio (return False then); settle races with
+        conditional writes."""
         create_only = not self.replace
         last = ""
         for _ in range(WRITE_ROUNDS):
             if self._existing_archive(transcript_id, bucket, key):
-                return
+                return False
             try:
                 self._copy(transcript_id, bucket, key, create_only=create_only)
-                return
+                return True
             except Exception as exc:
                 if self._kill_requested:
                     raise AssemblyAITransientError(
@@ -256,7 +313,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 else:
                     raise
         if self._existing_archive(transcript_id, bucket, key):
-            return
+            return False
         raise AssemblyAITransientError(
             f"The write of s3://{bucket}/{key} met concurrent writes {WRITE_ROUNDS} times (last: {last}); "
             "retry the task later."
@@ -427,7 +484,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         self, transcript_id: str, stream: ResumableDownload, audio_format: AudioFormat
     ) -> dict[str, Any]:
         """Return boto3 ``ExtraArgs``: type, metadata, checksum and the S3 options chosen."""
-        args: dict[str, Any] = dict(self.s3_hook.extra_args)
+        args = self._s3_options()
         args["ContentType"] = CONTENT_TYPES[audio_format]
         args["Metadata"] = {
             **args.get("Metadata", {}),
@@ -438,6 +495,11 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         }
         if self.checksum_algorithm:
             args["ChecksumAlgorithm"] = self.checksum_algorithm
+        return args
+
+    def _s3_options(self) -> dict[str, Any]:
+        """Return the ``ExtraArgs`` every file written carries: encryption, class, ACL, tags, Object Lock."""
+        args: dict[str, Any] = dict(self.s3_hook.extra_args)
         encryption = self._encryption()
         if encryption:
             args["ServerSideEncryption"] = encryption
@@ -449,6 +511,14 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             args["ACL"] = self.acl_policy
         if self.tags:
             args["Tagging"] = urlencode(self.tags)
+        if self.object_lock_mode:
+            args["ObjectLockMode"] = self.object_lock_mode
+            until = self.object_lock_retain_until
+            args["ObjectLockRetainUntilDate"] = (
+                datetime.now(UTC) + until if isinstance(until, timedelta) else until
+            )
+        if self.object_lock_legal_hold:
+            args["ObjectLockLegalHoldStatus"] = "ON"
         return args
 
     def _encryption(self) -> str | None:
@@ -461,11 +531,16 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             needs.append("s3:PutObjectTagging")
         if self.acl_policy:
             needs.append("s3:PutObjectAcl")
+        if self.object_lock_mode:
+            needs.append("s3:PutObjectRetention")
+        if self.object_lock_legal_hold:
+            needs.append("s3:PutObjectLegalHold")
         if self._encryption() in KMS_ENCRYPTION:
             needs.append("kms:GenerateDataKey and kms:Decrypt on the KMS key")
         return ", ".join(needs) + " on the key"
 
     def _check_static_arguments(self) -> None:
+        self._check_record_arguments()
         if self.max_download_attempts < 1:
             raise AssemblyAIInvalidInputError("max_download_attempts must be 1 or more.")
         if self.download_timeout <= 0:
@@ -481,14 +556,46 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 f"{self.server_side_encryption!r}."
             )
 
-    def _add_to_asset_aliases(self, context: Context, uri: str) -> None:
-        """Attach the concrete S3 asset to every asset alias among the outlets."""
+    def _check_record_arguments(self) -> None:
+        unknown = [fmt for fmt in self.subtitle_formats if fmt not in SUBTITLE_FORMATS]
+        if unknown:
+            raise AssemblyAIInvalidInputError(
+                f"subtitle_formats holds {unknown!r}: AssemblyAI exports 'srt' and 'vtt' only."
+            )
+        if self.chars_per_caption is not None and (
+            isinstance(self.chars_per_caption, bool)
+            or not isinstance(self.chars_per_caption, int)
+            or self.chars_per_caption < 1
+        ):
+            raise AssemblyAIInvalidInputError(
+                f"chars_per_caption must be a positive whole number, got {self.chars_per_caption!r}."
+            )
+        if self.object_lock_mode not in (None, *OBJECT_LOCK_MODES):
+            raise AssemblyAIInvalidInputError(
+                f"object_lock_mode must be 'GOVERNANCE' or 'COMPLIANCE', got {self.object_lock_mode!r}."
+            )
+        if bool(self.object_lock_mode) != (self.object_lock_retain_until is not None):
+            raise AssemblyAIInvalidInputError(
+                "object_lock_mode and object_lock_retain_until go together: give both (a retention needs a "
+                "mode and an end), or neither."
+            )
+        until = self.object_lock_retain_until
+        if isinstance(until, timedelta) and until <= timedelta(0):
+            raise AssemblyAIInvalidInputError("object_lock_retain_until must be a positive timedelta.")
+        if isinstance(until, datetime) and until.tzinfo is None:
+            raise AssemblyAIInvalidInputError(
+                "object_lock_retain_until must be timezone-aware (e.g. pendulum or datetime with tzinfo=UTC)."
+            )
+
+    def _add_to_asset_aliases(self, context: Context, *uris: str) -> None:
+        """Attach the concrete assets (the audio's, the manifest's) to every asset alias among the outlets."""
         aliases = [outlet for outlet in self.outlets if isinstance(outlet, AssetAlias)]
         if not aliases:
             return
         events = context["outlet_events"]
         for alias in aliases:
-            events[alias].add(Asset(uri))
+            for uri in uris:
+                events[alias].add(Asset(uri))
 
     # -- lineage ----------------------------------------------------------------------------------
 
