@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -30,18 +31,24 @@ from airflow_assemblyai.transfers.archive import (
     split_s3_location,
 )
 from airflow_assemblyai.transfers.audio_header import HEADER_BYTES, check_audio_header
+from airflow_assemblyai.transfers.object_storage import (
+    ObjectStorageRecordStore,
+    as_object_storage_path,
+    md5_of,
+    write_whole,
+)
 from airflow_assemblyai.transfers.record import RecordKeys
 from airflow_assemblyai.transfers.record_archive import RecordArchiver
 from airflow_assemblyai.transfers.s3_upload import GuardedUpload, explain_s3_error, s3_error_code
-from airflow_assemblyai.transfers.stores import S3RecordStore
+from airflow_assemblyai.transfers.stores import RecordStore, S3RecordStore
 from airflow_assemblyai.transfers.stream import ResumableDownload
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.providers.openlineage.extractors import OperatorLineage
-    from airflow.sdk import Context
+    from airflow.sdk import Context, ObjectStoragePath
 
 MiB = 1024 * 1024
 CONTENT_TYPES: dict[AudioFormat, str] = {"mp3": "audio/mpeg", "wav": "audio/wav"}
@@ -119,6 +126,11 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         backoff between them follows the AssemblyAI connection's ``retry_wait_*`` settings.
     :param download_timeout: seconds to wait on the file host for each network step.
     :param verify_md5: compare an MD5 computed while streaming with a plain-MD5 source ETag.
+    :param destination: instead of ``s3_bucket``/``s3_key``, where the audio goes as an
+        ``ObjectStoragePath`` or its URI (templated): ``s3://`` takes the S3 path with all its
+        guarantees (the path's ``conn_id`` as the AWS connection); any other store (``file://``,
+        ``gs://``, ``abfs://``...) is written through Airflow's object-storage layer, streamed in
+        bounded memory, visible only once verified. See "Any object store" in the README.
     :param archive_record: archive the whole redacted record: beside the audio, the transcript as
         JSON (an allow-list of redacted fields), its subtitles and, last, a manifest; return the
         manifest's URI instead of the audio's. See "The redacted record" in the README.
@@ -132,14 +144,14 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
     :param object_lock_legal_hold: put a legal hold on every file written.
     """
 
-    template_fields: Sequence[str] = ("transcript_id", "s3_bucket", "s3_key")
+    template_fields: Sequence[str] = ("transcript_id", "s3_bucket", "s3_key", "destination")
     ui_color = "#e0e7ff"
 
     def __init__(
         self,
         *,
         transcript_id: str,
-        s3_key: str,
+        s3_key: str | None = None,
         s3_bucket: str | None = None,
         aws_conn_id: str | None = "aws_default",
         assemblyai_conn_id: str = AssemblyAIHook.default_conn_name,
@@ -154,6 +166,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         max_download_attempts: int = 5,
         download_timeout: float = 60.0,
         verify_md5: bool = True,
+        destination: str | ObjectStoragePath | None = None,
         archive_record: bool = False,
         subtitle_formats: Sequence[str] = SUBTITLE_FORMATS,
         chars_per_caption: int | None = None,
@@ -167,6 +180,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         self.transcript_id = transcript_id
         self.s3_bucket = s3_bucket
         self.s3_key = s3_key
+        self.destination = destination
         self.aws_conn_id = aws_conn_id
         self.assemblyai_conn_id = assemblyai_conn_id
         self.replace = replace
@@ -217,7 +231,11 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         """Stream the redacted audio into S3 (or find it there already); return ``s3://bucket/key``."""
         from botocore.exceptions import ClientError
 
-        transcript_id, bucket, key = self._resolve_arguments()
+        transcript_id = validate_transcript_id(self.transcript_id)
+        target = self._target()
+        if not isinstance(target, tuple):
+            return self._execute_on_path(context, transcript_id, target)
+        bucket, key = target
         uri = archive_uri(bucket, key)
         try:
             if self.archive_record:
@@ -236,16 +254,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         """Archive audio, transcript JSON and subtitles, then the manifest; return the manifest's URI."""
         keys = RecordKeys.beside(key)
         store = S3RecordStore(client=self.s3_hook.get_conn(), bucket=bucket, extra_args=self._s3_options())
-        archiver = RecordArchiver(
-            store=store,
-            keys=keys,
-            transcript_id=transcript_id,
-            hook=self.hook,
-            replace=self.replace,
-            subtitle_formats=self.subtitle_formats,
-            chars_per_caption=self.chars_per_caption,
-            extra_fields=self.include_transcript_fields,
-        )
+        archiver = self._archiver(store, keys, transcript_id)
         _, wrote = archiver.complete(lambda: self._archive(transcript_id, bucket, key))
         if not wrote:
             self.log.info(
@@ -267,11 +276,50 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             self.log.warning("Stopping the transfer: closing the download and aborting the upload.")
             running.stop()
 
-    def _resolve_arguments(self) -> tuple[str, str, str]:
-        """Return ``(transcript_id, bucket, key)`` after checking them; raise naming the field to fix."""
-        transcript_id = validate_transcript_id(self.transcript_id)
-        bucket, key = split_s3_location(self.s3_bucket, self.s3_key)
-        return transcript_id, bucket, key
+    def _target(self) -> tuple[str, str] | ObjectStoragePath:
+        """Return ``(bucket, key)`` of an S3 destination, or the ``ObjectStoragePath`` of another store."""
+        if self.destination is None or self.destination == "":
+            return split_s3_location(self.s3_bucket, self.s3_key)
+        if self.s3_key or self.s3_bucket:
+            raise AssemblyAIInvalidInputError(
+                "destination and s3_bucket/s3_key are both set: give the destination one way only."
+            )
+        path = as_object_storage_path(self.destination)
+        if path.protocol in ("s3", "s3a"):
+            if path.conn_id:
+                self.aws_conn_id = path.conn_id
+            return split_s3_location(path.bucket, path.key)
+        if self.object_lock_mode or self.object_lock_legal_hold:
+            raise AssemblyAIInvalidInputError(
+                f"object_lock_* options need an S3 destination; {path.protocol}:// has no S3 Object Lock."
+            )
+        return path
+
+    def _execute_on_path(self, context: Context, transcript_id: str, path: ObjectStoragePath) -> str:
+        """Archive the audio (and the record) through the object-storage layer; return the URI."""
+        uri = f"{path.protocol}://{path.path}"
+        if not self.archive_record:
+            self._archive_to_path(transcript_id, path)
+            self._add_to_asset_aliases(context, uri)
+            return uri
+        store = ObjectStorageRecordStore(conn_id=path.conn_id)
+        keys = RecordKeys.beside(uri)
+        archiver = self._archiver(store, keys, transcript_id)
+        archiver.complete(lambda: self._archive_to_path(transcript_id, store.path(keys.audio)))
+        self._add_to_asset_aliases(context, uri, keys.manifest)
+        return keys.manifest
+
+    def _archiver(self, store: RecordStore, keys: RecordKeys, transcript_id: str) -> RecordArchiver:
+        return RecordArchiver(
+            store=store,
+            keys=keys,
+            transcript_id=transcript_id,
+            hook=self.hook,
+            replace=self.replace,
+            subtitle_formats=self.subtitle_formats,
+            chars_per_caption=self.chars_per_caption,
+            extra_fields=self.include_transcript_fields,
+        )
 
     def _archive(self, transcript_id: str, bucket: str, key: str) -> bool:
         """Copy unless the key holds this transcript's audio (return False then); settle races with
@@ -319,8 +367,9 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             "retry the task later."
         )
 
-    def _copy(self, transcript_id: str, bucket: str, key: str, *, create_only: bool) -> int:
-        """Stream the transcript's redacted audio to ``bucket``/``key``; return the bytes copied."""
+    @contextlib.contextmanager
+    def _opened_download(self, transcript_id: str) -> Iterator[tuple[ResumableDownload, AudioFormat]]:
+        """Open the redacted audio's download (fresh URL, masked); yield it with its checked format."""
         transcript = self.hook.get_transcript(transcript_id)
         waiting = judge_transcript(transcript_id, transcript)
         if waiting is not None:
@@ -328,8 +377,6 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 f"Transcript {transcript_id} is still {waiting.reason}, so its redacted audio is not ready. "
                 "Wait for it with AssemblyAIRedactedAudioSensor before this task."
             )
-        s3 = self.s3_hook
-        self._abort_unfinished_uploads(bucket, key)
         description = f"the redacted audio of transcript {transcript_id}"
         with (
             httpx.Client(
@@ -348,44 +395,102 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 description=description,
             ) as stream,
         ):
-            running = self._running = _RunningCopy(stream)
+            self._running = _RunningCopy(stream)
             try:
                 if self._kill_requested:
                     stream.cancel()
                 stream.open()
                 self._warn_when_expiring(transcript_id, stream.last_modified)
-                audio_format = self._audio_format(stream, audio_format_of(transcript), description)
-                running.upload = GuardedUpload(
-                    client=s3.get_conn(),
-                    bucket=bucket,
-                    key=key,
-                    extra_args=self._upload_args(transcript_id, stream, audio_format),
-                    config=s3.transfer_config,
-                    create_only=create_only,
-                )
-                self.log.info(
-                    "Streaming %s (%s, %s bytes, ETag %s) to s3://%s/%s%s",
-                    description,
-                    audio_format,
-                    stream.length if stream.length is not None else "unknown",
-                    stream.etag or "none",
-                    bucket,
-                    key,
-                    " (create only)" if create_only else "",
-                )
-                # An execution timeout interrupts this thread: stop at once, as on SIGTERM.
-                running.upload.run(stream, on_interrupt=self.on_kill)
+                yield stream, self._audio_format(stream, audio_format_of(transcript), description)
             finally:
                 self._running = None
+
+    def _copy(self, transcript_id: str, bucket: str, key: str, *, create_only: bool) -> int:
+        """Stream the transcript's redacted audio to ``bucket``/``key``; return the bytes copied."""
+        s3 = self.s3_hook
+        self._abort_unfinished_uploads(bucket, key)
+        with self._opened_download(transcript_id) as (stream, audio_format):
+            upload = GuardedUpload(
+                client=s3.get_conn(),
+                bucket=bucket,
+                key=key,
+                extra_args=self._upload_args(transcript_id, stream, audio_format),
+                config=s3.transfer_config,
+                create_only=create_only,
+            )
+            if self._running is not None:
+                self._running.upload = upload
             self.log.info(
-                "Copied %d bytes to s3://%s/%s (%d download attempt(s), MD5 %s).",
-                stream.bytes_received,
+                "Streaming %s (%s, %s bytes, ETag %s) to s3://%s/%s%s",
+                stream.description,
+                audio_format,
+                stream.length if stream.length is not None else "unknown",
+                stream.etag or "none",
                 bucket,
                 key,
-                stream.attempts,
-                "verified" if stream.etag_is_md5 and self.verify_md5 else "not applicable",
+                " (create only)" if create_only else "",
             )
-            return stream.bytes_received
+            # An execution timeout interrupts this thread: stop at once, as on SIGTERM.
+            upload.run(stream, on_interrupt=self.on_kill)
+        self._log_copied(stream, f"s3://{bucket}/{key}")
+        return stream.bytes_received
+
+    def _copy_to_path(self, transcript_id: str, path: ObjectStoragePath) -> bool:
+        """Stream the redacted audio to ``path`` through its store, whole or not at all; False if taken."""
+        with self._opened_download(transcript_id) as (stream, audio_format):
+            self.log.info(
+                "Streaming %s (%s, %s bytes) to %s%s",
+                stream.description,
+                audio_format,
+                stream.length if stream.length is not None else "unknown",
+                path,
+                " (create only)" if not self.replace else "",
+            )
+            wrote = write_whole(path, stream, create_only=not self.replace)
+        if wrote:
+            self._log_copied(stream, str(path))
+        return wrote
+
+    def _archive_to_path(self, transcript_id: str, path: ObjectStoragePath) -> bool:
+        """Copy unless ``path`` holds this transcript's audio (False then); refuse any other file there."""
+        for _ in range(WRITE_ROUNDS):
+            if self._existing_file(transcript_id, path):
+                return False
+            if self._copy_to_path(transcript_id, path):
+                return True
+        raise AssemblyAITransientError(
+            f"The write of {path} met concurrent writes {WRITE_ROUNDS} times; retry the task later."
+        )
+
+    def _existing_file(self, transcript_id: str, path: ObjectStoragePath) -> bool:
+        """Return True when ``path`` holds this transcript's audio, shown by its length and MD5."""
+        if not path.exists():
+            return False
+        if self.replace:
+            self.log.info("%s exists; replace=True, so it will be overwritten.", path)
+            return False
+        size = int(path.stat().st_size)
+        with self._opened_download(transcript_id) as (stream, _):
+            same = stream.etag_is_md5 and stream.length == size and md5_of(path) == stream.etag
+        if same:
+            self.log.info(
+                "%s already holds the redacted audio of transcript %s (length and MD5).", path, transcript_id
+            )
+            return True
+        raise AssemblyAIFinalError(
+            f"{path} already exists and is not shown to be the redacted audio of transcript {transcript_id} "
+            "(its length or MD5 differs, or the source has no MD5 to compare); it was left untouched. Set "
+            "replace=True to overwrite it, or choose another destination."
+        )
+
+    def _log_copied(self, stream: ResumableDownload, where: str) -> None:
+        self.log.info(
+            "Copied %d bytes to %s (%d download attempt(s), MD5 %s).",
+            stream.bytes_received,
+            where,
+            stream.attempts,
+            "verified" if stream.etag_is_md5 and self.verify_md5 else "not applicable",
+        )
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -604,9 +709,13 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         from airflow.providers.common.compat.openlineage.facet import Dataset
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        transcript_id, bucket, key = self._resolve_arguments()
+        transcript_id = validate_transcript_id(self.transcript_id)
         source = Dataset(namespace=self._lineage_namespace(), name=f"v2/transcript/{transcript_id}")
-        target = Dataset(namespace=f"s3://{bucket}", name=key)
+        where = self._target()
+        if isinstance(where, tuple):
+            target = Dataset(namespace=f"s3://{where[0]}", name=where[1])
+        else:
+            target = Dataset(namespace=f"{where.protocol}://", name=str(where.path))
         return OperatorLineage(inputs=[source], outputs=[target])
 
     def _lineage_namespace(self) -> str:
