@@ -8,7 +8,10 @@ redacted file per size, and runs each method in its own fresh Python process, so
 * ``http_to_s3``: the amazon provider's ``HttpToS3Operator`` on a fresh pre-signed URL;
 * ``disk_then_load``: download to a temporary file, then ``S3Hook.load_file`` (what the SDK's
   ``save_redacted_audio`` leads to);
-* ``floor``: boto3 ``upload_file`` of the same bytes from local disk (the file is already there).
+* ``floor``: boto3 ``upload_file`` of the same bytes from local disk (the file is already there);
+* ``path_s3`` and ``path_file``: the operator given ``destination=ObjectStoragePath(...)``, an
+  ``s3://`` one (the S3 path) and a ``file://`` one (Airflow's object-storage layer, written to a
+  temporary name and linked into place).
 
 Every timed section starts after the imports and includes the method's own client setup (the
 operators build their S3 client inside ``execute``, so the floor builds its boto3 client too).
@@ -17,6 +20,7 @@ Usage::
 
     .venv/bin/python benchmarks/transfer_to_s3.py                  # 64 MiB, 512 MiB, 1 GiB
     .venv/bin/python benchmarks/transfer_to_s3.py --sizes 16,64    # a quick run
+    .venv/bin/python benchmarks/transfer_to_s3.py --methods path_file,path_s3 --sizes 64,512,1024
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from airflow_assemblyai.testing.loopback import (
 MiB = 1024 * 1024
 API_KEY = "bench-key"
 BUCKET = "benchmark-bucket"
-METHODS = ("floor", "operator", "disk_then_load", "http_to_s3")
+METHODS = ("floor", "operator", "disk_then_load", "http_to_s3", "path_s3", "path_file")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -139,10 +143,15 @@ def main() -> int:
                         "workdir": str(workdir),
                     }
                     result = run_child(method, child_args, env)
-                    head = s3.head_object(Bucket=BUCKET, Key=key)
-                    if head["ContentLength"] != local_file.stat().st_size:
-                        raise RuntimeError(f"{method} stored {head['ContentLength']} bytes")
-                    s3.delete_object(Bucket=BUCKET, Key=key)
+                    if method == "path_file":
+                        written = workdir / "out" / key
+                        stored = written.stat().st_size
+                        written.unlink()
+                    else:
+                        stored = s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"]
+                        s3.delete_object(Bucket=BUCKET, Key=key)
+                    if stored != local_file.stat().st_size:
+                        raise RuntimeError(f"{method} stored {stored} bytes")
                     runs.append(result)
                 row = {
                     "method": method,
@@ -176,13 +185,14 @@ def print_table(rows: list[dict[str, Any]], sizes: list[int]) -> None:
             f"| {row['method']} | {row['size_mib']} MiB | {row['seconds']:.2f} | {rate:.0f} | "
             f"{row['peak_rss_mib']:.0f} | {row['peak_rss_mib'] - row['baseline_rss_mib']:.0f} | {ratio} |"
         )
-    ours = {r["size_mib"]: r["peak_rss_mib"] for r in rows if r["method"] == "operator"}
-    if len(ours) >= 2:
-        small, large = min(ours), max(ours)
-        print(
-            f"\noperator peak RSS growth {small} MiB -> {large} MiB: {ours[large] - ours[small]:+.1f} MiB "
-            "(target: under 64 MiB)"
-        )
+    for method in ("operator", "path_s3", "path_file"):
+        ours = {r["size_mib"]: r["peak_rss_mib"] for r in rows if r["method"] == method}
+        if len(ours) >= 2:
+            small, large = min(ours), max(ours)
+            print(
+                f"\n{method} peak RSS growth {small} MiB -> {large} MiB: "
+                f"{ours[large] - ours[small]:+.1f} MiB (target: under 64 MiB)"
+            )
 
 
 # -- the children: one method each, measured in isolation --------------------------------------------------
@@ -213,6 +223,21 @@ def child_main(method: str, args: dict[str, Any]) -> int:
 
         def run() -> None:
             operator.execute({})  # type: ignore[arg-type]
+
+    elif method in ("path_s3", "path_file"):
+        from airflow.sdk import ObjectStoragePath
+
+        where = (
+            f"s3://aws_default@{bucket}/{key}"
+            if method == "path_s3"
+            else f"file://{args['workdir']}/out/{key}"
+        )
+        to_path = AssemblyAIRedactedAudioToS3Operator(
+            task_id="bench", transcript_id=transcript_id, destination=ObjectStoragePath(where)
+        )
+
+        def run() -> None:
+            to_path.execute({})  # type: ignore[arg-type]
 
     elif method == "http_to_s3":
         url = httpx.URL(AssemblyAIHook().get_redacted_audio(transcript_id).url or "")

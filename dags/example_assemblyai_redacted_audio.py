@@ -1,10 +1,12 @@
-"""Transcribe a call with PII redaction, wait for the redacted audio, archive it in S3, purge it upstream.
+"""Transcribe a call with PII redaction, wait for the redacted audio, archive the record, purge upstream.
 
 transcribe -> wait (deferrable: no worker slot while AssemblyAI works) -> archive to S3 -> delete at
 AssemblyAI. Only the transcript id travels between tasks; the archive task fetches a fresh pre-signed
-URL itself and never stores it. The archived object is announced through the ``AssetAlias``
-``assemblyai_redacted_audio`` as a concrete ``s3://bucket/key`` asset, so downstream DAGs can be
-scheduled on it.
+URL itself and never stores it. It archives the whole redacted record: the audio, beside it the
+redacted transcript as JSON and its SRT and VTT subtitles, and last a manifest; the purge checks every
+file the manifest lists. The audio and the manifest are announced through the ``AssetAlias``
+``assemblyai_redacted_audio`` as concrete ``s3://bucket/key`` assets, so downstream DAGs can be
+scheduled on them.
 
 Params: ``audio_url`` (a URL AssemblyAI can fetch) or ``audio_path`` (a local file or object-storage
 URI to upload), ``bucket`` and ``key_prefix``. ``ASSEMBLYAI_EXAMPLE_POLL_SECONDS`` sets the poll
@@ -65,9 +67,11 @@ with DAG(
         transcript_id=TRANSCRIPT_ID,
         s3_bucket="{{ params.bucket }}",
         s3_key="{{ params.key_prefix }}" + TRANSCRIPT_ID + "." + AUDIO_FORMAT,
+        # Audio, transcript JSON (redacted fields only), SRT and VTT, then the manifest; returns its URI.
+        archive_record=True,
         outlets=[REDACTED_AUDIO],
     )
-    # Purges only after checking that the archive holds this transcript's audio.
+    # Purges only after checking that the manifest names this transcript and every file it lists is there.
     delete = AssemblyAIDeleteTranscriptOperator(
         task_id="delete_at_assemblyai", transcript_id=TRANSCRIPT_ID, archive_uri=archive.output
     )

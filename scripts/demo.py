@@ -226,8 +226,10 @@ def main() -> int:
         run_airflow(env, "dags", "test", DAG_ID, "-c", json.dumps(conf), log=log)
 
         listing = s3.list_objects_v2(Bucket=args.bucket, Prefix="calls/").get("Contents", [])
+        # The record's transcript JSON, subtitles and manifest sit beside the audio.
+        listing = [o for o in listing if o["Key"].endswith((".wav", ".mp3"))]
         if len(listing) != 1:
-            raise SystemExit(f"demo: expected one archived object, found {len(listing)}")
+            raise SystemExit(f"demo: expected one archived audio object, found {len(listing)}")
         key = listing[0]["Key"]
         head = s3.head_object(Bucket=args.bucket, Key=key)
         data = s3.get_object(Bucket=args.bucket, Key=key)["Body"].read()

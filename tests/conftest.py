@@ -67,6 +67,14 @@ def s3_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
+def s3_client(moto_server: str) -> Any:
+    """Return a boto3 S3 client of the moto server."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+
+
+@pytest.fixture
 def dag_runner(airflow_db: Path) -> Callable[..., Any]:
     """Return a function that runs a DAG built in a test as ``dag.test()`` would, and returns its DagRun.
 

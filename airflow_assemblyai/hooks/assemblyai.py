@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import functools
 import os
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
 RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+#: Subtitle formats AssemblyAI exports (``GET /v2/transcript/{id}/srt`` and ``/vtt``).
+SUBTITLE_FORMATS = ("srt", "vtt")
 UPLOAD_CHUNK_SIZE = 1024 * 1024
 #: Most rows ``GET /v2/transcript`` returns per page (AssemblyAI's API spec: ``limit`` 1 to 200).
 MAX_LIST_LIMIT = 200
@@ -478,6 +481,25 @@ class AssemblyAIHook(BaseHook):
         return _Call("GET", "/v2/transcript", idempotent=True, params=params)
 
     @staticmethod
+    def _subtitles_call(transcript_id: str, subtitle_format: str, chars_per_caption: int | None) -> _Call:
+        if subtitle_format not in SUBTITLE_FORMATS:
+            raise AssemblyAIInvalidInputError(
+                f"subtitle format {subtitle_format!r} is not one AssemblyAI exports: use 'srt' or 'vtt'."
+            )
+        if chars_per_caption is not None and (
+            isinstance(chars_per_caption, bool)
+            or not isinstance(chars_per_caption, int)
+            or chars_per_caption < 1
+        ):
+            raise AssemblyAIInvalidInputError(
+                f"chars_per_caption must be a positive whole number of characters, got {chars_per_caption!r}."
+            )
+        call = AssemblyAIHook._transcript_call("GET", transcript_id, f"/{subtitle_format}")
+        if chars_per_caption is None:
+            return call
+        return dataclasses.replace(call, params={"chars_per_caption": chars_per_caption})
+
+    @staticmethod
     def _upload_call(source: str | os.PathLike[str] | ObjectStoragePath, chunk_size: int) -> _Call:
         opener = _opener_for(source)
 
@@ -522,6 +544,16 @@ class AssemblyAIHook(BaseHook):
         """Ask for the redacted audio: ready with a fresh (masked) URL, or pending; raise when final."""
         call = self._transcript_call("GET", transcript_id, "/redacted-audio")
         return self._redacted_audio_from(call, self._send(call))
+
+    def get_subtitles(
+        self, transcript_id: str, subtitle_format: str, *, chars_per_caption: int | None = None
+    ) -> bytes:
+        """Return the transcript's subtitles (``srt`` or ``vtt``) exactly as AssemblyAI serves them.
+
+        :param chars_per_caption: the longest caption in characters; AssemblyAI's default when None.
+        """
+        call = self._subtitles_call(transcript_id, subtitle_format, chars_per_caption)
+        return self._send(call).content
 
     def poll_redacted_audio(self, transcript_id: str) -> RedactionPoll:
         """Poll once: read the transcript, then (when completed) its redacted audio; return the verdict."""
@@ -607,6 +639,13 @@ class AssemblyAIHook(BaseHook):
         response = await self._asend(call)
         body = self._json(call, response) if response.content else {}
         return judge_redacted_audio_answer(transcript_id, response.status_code, body).ready
+
+    async def aget_subtitles(
+        self, transcript_id: str, subtitle_format: str, *, chars_per_caption: int | None = None
+    ) -> bytes:
+        """Return subtitles; the async twin of :meth:`get_subtitles`."""
+        call = self._subtitles_call(transcript_id, subtitle_format, chars_per_caption)
+        return (await self._asend(call)).content
 
     async def apoll_redacted_audio(self, transcript_id: str) -> RedactionPoll:
         """Poll once; the async twin of :meth:`poll_redacted_audio`."""

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_assemblyai.exceptions import AssemblyAIFinalError
+from airflow_assemblyai.exceptions import AssemblyAIError, AssemblyAIFinalError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.transfers.archive import ArchivedObject, parse_archive_uri
+from airflow_assemblyai.transfers.record_archive import verify_record
 from airflow_assemblyai.transfers.s3_upload import explain_s3_error
+from airflow_assemblyai.transfers.stores import META_RECORD_ROLE, S3RecordStore
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,8 +28,10 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
     Given ``archive_uri`` (the ``s3://bucket/key`` the transfer task returned), the object there is
     checked first: it must hold this transcript's redacted audio (its metadata transcript id, and
     its size where the source length was recorded). Otherwise nothing is deleted and the task fails
-    without retries, so a transfer marked successful by hand can never purge the only copy. Without
-    ``archive_uri`` the transcript is deleted unchecked.
+    without retries, so a transfer marked successful by hand can never purge the only copy. When
+    ``archive_uri`` is a record's manifest (what the transfer returns with ``archive_record=True``),
+    the manifest must name this transcript and every file it lists must be there with the size it
+    records. Without ``archive_uri`` the transcript is deleted unchecked.
 
     Deleting a transcript that is already deleted succeeds (a retried task is harmless); an id
     AssemblyAI never knew fails without retries.
@@ -92,6 +96,21 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
                 f"Transcript {transcript_id} was not deleted: there is no object at {where} (archive_uri), "
                 "so its redacted audio may exist only at AssemblyAI. Archive it first."
             )
+        if _is_manifest(head):
+            store = S3RecordStore(client=self.s3_hook.get_conn(), bucket=bucket, extra_args={})
+            try:
+                manifest = verify_record(store, key, transcript_id)
+            except ClientError as exc:
+                raise explain_s3_error(exc, bucket=bucket, key=key, write_permissions="") from None
+            except AssemblyAIError as exc:
+                raise AssemblyAIFinalError(f"Transcript {transcript_id} was not deleted: {exc}") from None
+            self.log.info(
+                "%s is the complete record of transcript %s (%s).",
+                where,
+                transcript_id,
+                ", ".join(sorted(manifest.files)),
+            )
+            return
         found = ArchivedObject.from_head(head)
         if not found.holds(transcript_id):
             raise AssemblyAIFinalError(
@@ -100,3 +119,9 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
                 "archive_uri at its archive."
             )
         self.log.info("%s holds the audio of transcript %s (%s bytes).", where, transcript_id, found.size)
+
+
+def _is_manifest(head: dict[str, Any]) -> bool:
+    """Return True when a ``HeadObject`` answer is a record manifest the transfer wrote."""
+    metadata = {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()}
+    return metadata.get(META_RECORD_ROLE) == "manifest"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -17,7 +18,7 @@ from airflow_assemblyai.exceptions import (
     AssemblyAIInvalidInputError,
     AssemblyAITransientError,
 )
-from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook, mask_redirect_location
+from airflow_assemblyai.hooks.assemblyai import SUBTITLE_FORMATS, AssemblyAIHook, mask_redirect_location
 from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.redaction import AudioFormat, audio_format_of, judge_transcript
 from airflow_assemblyai.transfers.archive import (
@@ -30,15 +31,24 @@ from airflow_assemblyai.transfers.archive import (
     split_s3_location,
 )
 from airflow_assemblyai.transfers.audio_header import HEADER_BYTES, check_audio_header
+from airflow_assemblyai.transfers.object_storage import (
+    ObjectStorageRecordStore,
+    as_object_storage_path,
+    md5_of,
+    write_whole,
+)
+from airflow_assemblyai.transfers.record import RecordKeys
+from airflow_assemblyai.transfers.record_archive import RecordArchiver
 from airflow_assemblyai.transfers.s3_upload import GuardedUpload, explain_s3_error, s3_error_code
+from airflow_assemblyai.transfers.stores import RecordStore, S3RecordStore
 from airflow_assemblyai.transfers.stream import ResumableDownload
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.providers.openlineage.extractors import OperatorLineage
-    from airflow.sdk import Context
+    from airflow.sdk import Context, ObjectStoragePath
 
 MiB = 1024 * 1024
 CONTENT_TYPES: dict[AudioFormat, str] = {"mp3": "audio/mpeg", "wav": "audio/wav"}
@@ -54,6 +64,7 @@ DEFAULT_TRANSFER_CONFIG: dict[str, Any] = {
     "preferred_transfer_client": "classic",
 }
 KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
+OBJECT_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 #: How long AssemblyAI keeps a redacted audio file, and how early the transfer warns before that.
 RETENTION = timedelta(hours=24)
 RETENTION_WARNING = timedelta(hours=2)
@@ -115,16 +126,32 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         backoff between them follows the AssemblyAI connection's ``retry_wait_*`` settings.
     :param download_timeout: seconds to wait on the file host for each network step.
     :param verify_md5: compare an MD5 computed while streaming with a plain-MD5 source ETag.
+    :param destination: instead of ``s3_bucket``/``s3_key``, where the audio goes as an
+        ``ObjectStoragePath`` or its URI (templated): ``s3://`` takes the S3 path with all its
+        guarantees (the path's ``conn_id`` as the AWS connection); any other store (``file://``,
+        ``gs://``, ``abfs://``...) is written through Airflow's object-storage layer, streamed in
+        bounded memory, visible only once verified. See "Any object store" in the README.
+    :param archive_record: archive the whole redacted record: beside the audio, the transcript as
+        JSON (an allow-list of redacted fields), its subtitles and, last, a manifest; return the
+        manifest's URI instead of the audio's. See "The redacted record" in the README.
+    :param subtitle_formats: the subtitles archived with the record (``srt``, ``vtt``).
+    :param chars_per_caption: the longest subtitle caption in characters; AssemblyAI's default when None.
+    :param include_transcript_fields: transcript fields to archive beyond the allow-list (entities,
+        summaries...): AssemblyAI does not redact them, so each run logs a warning.
+    :param object_lock_mode: S3 Object Lock mode on every file written (``GOVERNANCE`` or ``COMPLIANCE``);
+        the bucket must have Object Lock enabled.
+    :param object_lock_retain_until: retention end, a ``datetime`` or a ``timedelta`` from the write.
+    :param object_lock_legal_hold: put a legal hold on every file written.
     """
 
-    template_fields: Sequence[str] = ("transcript_id", "s3_bucket", "s3_key")
+    template_fields: Sequence[str] = ("transcript_id", "s3_bucket", "s3_key", "destination")
     ui_color = "#e0e7ff"
 
     def __init__(
         self,
         *,
         transcript_id: str,
-        s3_key: str,
+        s3_key: str | None = None,
         s3_bucket: str | None = None,
         aws_conn_id: str | None = "aws_default",
         assemblyai_conn_id: str = AssemblyAIHook.default_conn_name,
@@ -139,12 +166,21 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         max_download_attempts: int = 5,
         download_timeout: float = 60.0,
         verify_md5: bool = True,
+        destination: str | ObjectStoragePath | None = None,
+        archive_record: bool = False,
+        subtitle_formats: Sequence[str] = SUBTITLE_FORMATS,
+        chars_per_caption: int | None = None,
+        include_transcript_fields: Sequence[str] = (),
+        object_lock_mode: str | None = None,
+        object_lock_retain_until: datetime | timedelta | None = None,
+        object_lock_legal_hold: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.transcript_id = transcript_id
         self.s3_bucket = s3_bucket
         self.s3_key = s3_key
+        self.destination = destination
         self.aws_conn_id = aws_conn_id
         self.assemblyai_conn_id = assemblyai_conn_id
         self.replace = replace
@@ -158,6 +194,13 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         self.max_download_attempts = max_download_attempts
         self.download_timeout = download_timeout
         self.verify_md5 = verify_md5
+        self.archive_record = archive_record
+        self.subtitle_formats = tuple(subtitle_formats)
+        self.chars_per_caption = chars_per_caption
+        self.include_transcript_fields = tuple(include_transcript_fields)
+        self.object_lock_mode = object_lock_mode
+        self.object_lock_retain_until = object_lock_retain_until
+        self.object_lock_legal_hold = object_lock_legal_hold
         self._running: _RunningCopy | None = None
         self._kill_requested = False
         self._check_static_arguments()
@@ -188,9 +231,17 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         """Stream the redacted audio into S3 (or find it there already); return ``s3://bucket/key``."""
         from botocore.exceptions import ClientError
 
-        transcript_id, bucket, key = self._resolve_arguments()
+        transcript_id = validate_transcript_id(self.transcript_id)
+        target = self._target()
+        if not isinstance(target, tuple):
+            return self._execute_on_path(context, transcript_id, target)
+        bucket, key = target
         uri = archive_uri(bucket, key)
         try:
+            if self.archive_record:
+                manifest_uri = self._archive_record(transcript_id, bucket, key)
+                self._add_to_asset_aliases(context, uri, manifest_uri)
+                return manifest_uri
             self._archive(transcript_id, bucket, key)
         except ClientError as exc:
             raise explain_s3_error(
@@ -198,6 +249,20 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             ) from None
         self._add_to_asset_aliases(context, uri)
         return uri
+
+    def _archive_record(self, transcript_id: str, bucket: str, key: str) -> str:
+        """Archive audio, transcript JSON and subtitles, then the manifest; return the manifest's URI."""
+        keys = RecordKeys.beside(key)
+        store = S3RecordStore(client=self.s3_hook.get_conn(), bucket=bucket, extra_args=self._s3_options())
+        archiver = self._archiver(store, keys, transcript_id)
+        _, wrote = archiver.complete(lambda: self._archive(transcript_id, bucket, key))
+        if not wrote:
+            self.log.info(
+                "The record of transcript %s is already complete at %s.",
+                transcript_id,
+                store.uri(keys.manifest),
+            )
+        return store.uri(keys.manifest)
 
     def on_kill(self) -> None:
         """Stop a running copy: shut the download's connection and abort the multipart upload.
@@ -211,22 +276,62 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             self.log.warning("Stopping the transfer: closing the download and aborting the upload.")
             running.stop()
 
-    def _resolve_arguments(self) -> tuple[str, str, str]:
-        """Return ``(transcript_id, bucket, key)`` after checking them; raise naming the field to fix."""
-        transcript_id = validate_transcript_id(self.transcript_id)
-        bucket, key = split_s3_location(self.s3_bucket, self.s3_key)
-        return transcript_id, bucket, key
+    def _target(self) -> tuple[str, str] | ObjectStoragePath:
+        """Return ``(bucket, key)`` of an S3 destination, or the ``ObjectStoragePath`` of another store."""
+        if self.destination is None or self.destination == "":
+            return split_s3_location(self.s3_bucket, self.s3_key)
+        if self.s3_key or self.s3_bucket:
+            raise AssemblyAIInvalidInputError(
+                "destination and s3_bucket/s3_key are both set: give the destination one way only."
+            )
+        path = as_object_storage_path(self.destination)
+        if path.protocol in ("s3", "s3a"):
+            if path.conn_id:
+                self.aws_conn_id = path.conn_id
+            return split_s3_location(path.bucket, path.key)
+        if self.object_lock_mode or self.object_lock_legal_hold:
+            raise AssemblyAIInvalidInputError(
+                f"object_lock_* options need an S3 destination; {path.protocol}:// has no S3 Object Lock."
+            )
+        return path
 
-    def _archive(self, transcript_id: str, bucket: str, key: str) -> None:
-        """Copy unless the key holds this transcript's audio; settle races with conditional writes."""
+    def _execute_on_path(self, context: Context, transcript_id: str, path: ObjectStoragePath) -> str:
+        """Archive the audio (and the record) through the object-storage layer; return the URI."""
+        uri = f"{path.protocol}://{path.path}"
+        if not self.archive_record:
+            self._archive_to_path(transcript_id, path)
+            self._add_to_asset_aliases(context, uri)
+            return uri
+        store = ObjectStorageRecordStore(conn_id=path.conn_id)
+        keys = RecordKeys.beside(uri)
+        archiver = self._archiver(store, keys, transcript_id)
+        archiver.complete(lambda: self._archive_to_path(transcript_id, store.path(keys.audio)))
+        self._add_to_asset_aliases(context, uri, keys.manifest)
+        return keys.manifest
+
+    def _archiver(self, store: RecordStore, keys: RecordKeys, transcript_id: str) -> RecordArchiver:
+        return RecordArchiver(
+            store=store,
+            keys=keys,
+            transcript_id=transcript_id,
+            hook=self.hook,
+            replace=self.replace,
+            subtitle_formats=self.subtitle_formats,
+            chars_per_caption=self.chars_per_caption,
+            extra_fields=self.include_transcript_fields,
+        )
+
+    def _archive(self, transcript_id: str, bucket: str, key: str) -> bool:
+        """Copy unless the key holds this transcript's audio (return False then); settle races with
+        conditional writes."""
         create_only = not self.replace
         last = ""
         for _ in range(WRITE_ROUNDS):
             if self._existing_archive(transcript_id, bucket, key):
-                return
+                return False
             try:
                 self._copy(transcript_id, bucket, key, create_only=create_only)
-                return
+                return True
             except Exception as exc:
                 if self._kill_requested:
                     raise AssemblyAITransientError(
@@ -256,14 +361,15 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 else:
                     raise
         if self._existing_archive(transcript_id, bucket, key):
-            return
+            return False
         raise AssemblyAITransientError(
             f"The write of s3://{bucket}/{key} met concurrent writes {WRITE_ROUNDS} times (last: {last}); "
             "retry the task later."
         )
 
-    def _copy(self, transcript_id: str, bucket: str, key: str, *, create_only: bool) -> int:
-        """Stream the transcript's redacted audio to ``bucket``/``key``; return the bytes copied."""
+    @contextlib.contextmanager
+    def _opened_download(self, transcript_id: str) -> Iterator[tuple[ResumableDownload, AudioFormat]]:
+        """Open the redacted audio's download (fresh URL, masked); yield it with its checked format."""
         transcript = self.hook.get_transcript(transcript_id)
         waiting = judge_transcript(transcript_id, transcript)
         if waiting is not None:
@@ -271,8 +377,6 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 f"Transcript {transcript_id} is still {waiting.reason}, so its redacted audio is not ready. "
                 "Wait for it with AssemblyAIRedactedAudioSensor before this task."
             )
-        s3 = self.s3_hook
-        self._abort_unfinished_uploads(bucket, key)
         description = f"the redacted audio of transcript {transcript_id}"
         with (
             httpx.Client(
@@ -291,44 +395,102 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 description=description,
             ) as stream,
         ):
-            running = self._running = _RunningCopy(stream)
+            self._running = _RunningCopy(stream)
             try:
                 if self._kill_requested:
                     stream.cancel()
                 stream.open()
                 self._warn_when_expiring(transcript_id, stream.last_modified)
-                audio_format = self._audio_format(stream, audio_format_of(transcript), description)
-                running.upload = GuardedUpload(
-                    client=s3.get_conn(),
-                    bucket=bucket,
-                    key=key,
-                    extra_args=self._upload_args(transcript_id, stream, audio_format),
-                    config=s3.transfer_config,
-                    create_only=create_only,
-                )
-                self.log.info(
-                    "Streaming %s (%s, %s bytes, ETag %s) to s3://%s/%s%s",
-                    description,
-                    audio_format,
-                    stream.length if stream.length is not None else "unknown",
-                    stream.etag or "none",
-                    bucket,
-                    key,
-                    " (create only)" if create_only else "",
-                )
-                # An execution timeout interrupts this thread: stop at once, as on SIGTERM.
-                running.upload.run(stream, on_interrupt=self.on_kill)
+                yield stream, self._audio_format(stream, audio_format_of(transcript), description)
             finally:
                 self._running = None
+
+    def _copy(self, transcript_id: str, bucket: str, key: str, *, create_only: bool) -> int:
+        """Stream the transcript's redacted audio to ``bucket``/``key``; return the bytes copied."""
+        s3 = self.s3_hook
+        self._abort_unfinished_uploads(bucket, key)
+        with self._opened_download(transcript_id) as (stream, audio_format):
+            upload = GuardedUpload(
+                client=s3.get_conn(),
+                bucket=bucket,
+                key=key,
+                extra_args=self._upload_args(transcript_id, stream, audio_format),
+                config=s3.transfer_config,
+                create_only=create_only,
+            )
+            if self._running is not None:
+                self._running.upload = upload
             self.log.info(
-                "Copied %d bytes to s3://%s/%s (%d download attempt(s), MD5 %s).",
-                stream.bytes_received,
+                "Streaming %s (%s, %s bytes, ETag %s) to s3://%s/%s%s",
+                stream.description,
+                audio_format,
+                stream.length if stream.length is not None else "unknown",
+                stream.etag or "none",
                 bucket,
                 key,
-                stream.attempts,
-                "verified" if stream.etag_is_md5 and self.verify_md5 else "not applicable",
+                " (create only)" if create_only else "",
             )
-            return stream.bytes_received
+            # An execution timeout interrupts this thread: stop at once, as on SIGTERM.
+            upload.run(stream, on_interrupt=self.on_kill)
+        self._log_copied(stream, f"s3://{bucket}/{key}")
+        return stream.bytes_received
+
+    def _copy_to_path(self, transcript_id: str, path: ObjectStoragePath) -> bool:
+        """Stream the redacted audio to ``path`` through its store, whole or not at all; False if taken."""
+        with self._opened_download(transcript_id) as (stream, audio_format):
+            self.log.info(
+                "Streaming %s (%s, %s bytes) to %s%s",
+                stream.description,
+                audio_format,
+                stream.length if stream.length is not None else "unknown",
+                path,
+                " (create only)" if not self.replace else "",
+            )
+            wrote = write_whole(path, stream, create_only=not self.replace)
+        if wrote:
+            self._log_copied(stream, str(path))
+        return wrote
+
+    def _archive_to_path(self, transcript_id: str, path: ObjectStoragePath) -> bool:
+        """Copy unless ``path`` holds this transcript's audio (False then); refuse any other file there."""
+        for _ in range(WRITE_ROUNDS):
+            if self._existing_file(transcript_id, path):
+                return False
+            if self._copy_to_path(transcript_id, path):
+                return True
+        raise AssemblyAITransientError(
+            f"The write of {path} met concurrent writes {WRITE_ROUNDS} times; retry the task later."
+        )
+
+    def _existing_file(self, transcript_id: str, path: ObjectStoragePath) -> bool:
+        """Return True when ``path`` holds this transcript's audio, shown by its length and MD5."""
+        if not path.exists():
+            return False
+        if self.replace:
+            self.log.info("%s exists; replace=True, so it will be overwritten.", path)
+            return False
+        size = int(path.stat().st_size)
+        with self._opened_download(transcript_id) as (stream, _):
+            same = stream.etag_is_md5 and stream.length == size and md5_of(path) == stream.etag
+        if same:
+            self.log.info(
+                "%s already holds the redacted audio of transcript %s (length and MD5).", path, transcript_id
+            )
+            return True
+        raise AssemblyAIFinalError(
+            f"{path} already exists and is not shown to be the redacted audio of transcript {transcript_id} "
+            "(its length or MD5 differs, or the source has no MD5 to compare); it was left untouched. Set "
+            "replace=True to overwrite it, or choose another destination."
+        )
+
+    def _log_copied(self, stream: ResumableDownload, where: str) -> None:
+        self.log.info(
+            "Copied %d bytes to %s (%d download attempt(s), MD5 %s).",
+            stream.bytes_received,
+            where,
+            stream.attempts,
+            "verified" if stream.etag_is_md5 and self.verify_md5 else "not applicable",
+        )
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -427,7 +589,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         self, transcript_id: str, stream: ResumableDownload, audio_format: AudioFormat
     ) -> dict[str, Any]:
         """Return boto3 ``ExtraArgs``: type, metadata, checksum and the S3 options chosen."""
-        args: dict[str, Any] = dict(self.s3_hook.extra_args)
+        args = self._s3_options()
         args["ContentType"] = CONTENT_TYPES[audio_format]
         args["Metadata"] = {
             **args.get("Metadata", {}),
@@ -438,6 +600,11 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         }
         if self.checksum_algorithm:
             args["ChecksumAlgorithm"] = self.checksum_algorithm
+        return args
+
+    def _s3_options(self) -> dict[str, Any]:
+        """Return the ``ExtraArgs`` every file written carries: encryption, class, ACL, tags, Object Lock."""
+        args: dict[str, Any] = dict(self.s3_hook.extra_args)
         encryption = self._encryption()
         if encryption:
             args["ServerSideEncryption"] = encryption
@@ -449,6 +616,14 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             args["ACL"] = self.acl_policy
         if self.tags:
             args["Tagging"] = urlencode(self.tags)
+        if self.object_lock_mode:
+            args["ObjectLockMode"] = self.object_lock_mode
+            until = self.object_lock_retain_until
+            args["ObjectLockRetainUntilDate"] = (
+                datetime.now(UTC) + until if isinstance(until, timedelta) else until
+            )
+        if self.object_lock_legal_hold:
+            args["ObjectLockLegalHoldStatus"] = "ON"
         return args
 
     def _encryption(self) -> str | None:
@@ -461,11 +636,16 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             needs.append("s3:PutObjectTagging")
         if self.acl_policy:
             needs.append("s3:PutObjectAcl")
+        if self.object_lock_mode:
+            needs.append("s3:PutObjectRetention")
+        if self.object_lock_legal_hold:
+            needs.append("s3:PutObjectLegalHold")
         if self._encryption() in KMS_ENCRYPTION:
             needs.append("kms:GenerateDataKey and kms:Decrypt on the KMS key")
         return ", ".join(needs) + " on the key"
 
     def _check_static_arguments(self) -> None:
+        self._check_record_arguments()
         if self.max_download_attempts < 1:
             raise AssemblyAIInvalidInputError("max_download_attempts must be 1 or more.")
         if self.download_timeout <= 0:
@@ -481,14 +661,46 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 f"{self.server_side_encryption!r}."
             )
 
-    def _add_to_asset_aliases(self, context: Context, uri: str) -> None:
-        """Attach the concrete S3 asset to every asset alias among the outlets."""
+    def _check_record_arguments(self) -> None:
+        unknown = [fmt for fmt in self.subtitle_formats if fmt not in SUBTITLE_FORMATS]
+        if unknown:
+            raise AssemblyAIInvalidInputError(
+                f"subtitle_formats holds {unknown!r}: AssemblyAI exports 'srt' and 'vtt' only."
+            )
+        if self.chars_per_caption is not None and (
+            isinstance(self.chars_per_caption, bool)
+            or not isinstance(self.chars_per_caption, int)
+            or self.chars_per_caption < 1
+        ):
+            raise AssemblyAIInvalidInputError(
+                f"chars_per_caption must be a positive whole number, got {self.chars_per_caption!r}."
+            )
+        if self.object_lock_mode not in (None, *OBJECT_LOCK_MODES):
+            raise AssemblyAIInvalidInputError(
+                f"object_lock_mode must be 'GOVERNANCE' or 'COMPLIANCE', got {self.object_lock_mode!r}."
+            )
+        if bool(self.object_lock_mode) != (self.object_lock_retain_until is not None):
+            raise AssemblyAIInvalidInputError(
+                "object_lock_mode and object_lock_retain_until go together: give both (a retention needs a "
+                "mode and an end), or neither."
+            )
+        until = self.object_lock_retain_until
+        if isinstance(until, timedelta) and until <= timedelta(0):
+            raise AssemblyAIInvalidInputError("object_lock_retain_until must be a positive timedelta.")
+        if isinstance(until, datetime) and until.tzinfo is None:
+            raise AssemblyAIInvalidInputError(
+                "object_lock_retain_until must be timezone-aware (e.g. pendulum or datetime with tzinfo=UTC)."
+            )
+
+    def _add_to_asset_aliases(self, context: Context, *uris: str) -> None:
+        """Attach the concrete assets (the audio's, the manifest's) to every asset alias among the outlets."""
         aliases = [outlet for outlet in self.outlets if isinstance(outlet, AssetAlias)]
         if not aliases:
             return
         events = context["outlet_events"]
         for alias in aliases:
-            events[alias].add(Asset(uri))
+            for uri in uris:
+                events[alias].add(Asset(uri))
 
     # -- lineage ----------------------------------------------------------------------------------
 
@@ -497,9 +709,13 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         from airflow.providers.common.compat.openlineage.facet import Dataset
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        transcript_id, bucket, key = self._resolve_arguments()
+        transcript_id = validate_transcript_id(self.transcript_id)
         source = Dataset(namespace=self._lineage_namespace(), name=f"v2/transcript/{transcript_id}")
-        target = Dataset(namespace=f"s3://{bucket}", name=key)
+        where = self._target()
+        if isinstance(where, tuple):
+            target = Dataset(namespace=f"s3://{where[0]}", name=where[1])
+        else:
+            target = Dataset(namespace=f"{where.protocol}://", name=str(where.path))
         return OperatorLineage(inputs=[source], outputs=[target])
 
     def _lineage_namespace(self) -> str:

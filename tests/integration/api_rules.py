@@ -218,7 +218,12 @@ ERROR: dict[str, Any] = {
 _ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 REQUEST_PATHS = {
     "POST": [r"/v2/upload", r"/v2/transcript"],
-    "GET": [r"/v2/transcript", rf"/v2/transcript/{_ID}", rf"/v2/transcript/{_ID}/redacted-audio"],
+    "GET": [
+        r"/v2/transcript",
+        rf"/v2/transcript/{_ID}",
+        rf"/v2/transcript/{_ID}/redacted-audio",
+        rf"/v2/transcript/{_ID}/(srt|vtt)",
+    ],
     "DELETE": [rf"/v2/transcript/{_ID}"],
 }
 

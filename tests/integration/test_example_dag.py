@@ -48,10 +48,15 @@ def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
     assert dag_run.state == "success"
 
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    stored_keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"])
+    keys = [k for k in stored_keys if k.endswith(".wav")]
     assert len(keys) == 1
     transcript_id = keys[0].removeprefix("calls/").removesuffix(".wav")
     assert keys[0] == f"calls/{transcript_id}.wav"
+    record = [
+        f"calls/{transcript_id}{suffix}" for suffix in (".manifest.json", ".srt", ".transcript.json", ".vtt")
+    ]
+    assert stored_keys == sorted([keys[0], *record])
     stored = s3.get_object(Bucket=s3_bucket, Key=keys[0])
     assert stored["Body"].read() == emulator.redacted_audio(transcript_id)
     assert stored["ContentType"] == "audio/wav"
@@ -59,11 +64,12 @@ def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
     assert not emulator.violations
 
     archive = dag_run.get_task_instance("archive_to_s3")
-    assert archive.xcom_pull(task_ids="archive_to_s3") == f"s3://{s3_bucket}/{keys[0]}"
+    manifest_uri = f"s3://{s3_bucket}/calls/{transcript_id}.manifest.json"
+    assert archive.xcom_pull(task_ids="archive_to_s3") == manifest_uri
 
     logs = "".join(capfd.readouterr())
     assert "archive_to_s3" in logs  # the task logs were captured
-    assert f"holds the audio of transcript {transcript_id}" in logs  # the purge checked the archive
+    assert f"is the complete record of transcript {transcript_id}" in logs  # the purge checked the record
     assert emulator.api_key not in logs
     downloads = [r for r in emulator.requests if r.kind == "download"]
     assert downloads
@@ -76,7 +82,7 @@ def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
 
     with create_session() as session:
         uris = {event.asset.uri for event in session.scalars(select(AssetEvent))}
-    assert f"s3://{s3_bucket}/{keys[0]}" in uris  # announced through the AssetAlias
+    assert {f"s3://{s3_bucket}/{keys[0]}", manifest_uri} <= uris  # announced through the AssetAlias
 
     from api_rules import REQUEST_PATHS, SUBMISSION, check
 

@@ -1,0 +1,179 @@
+"""Write whole files to any store behind Airflow's ``ObjectStoragePath``, streamed in bounded memory.
+
+fsspec's file objects commit on ``close()``, even when the ``with`` block ended in an exception, so
+a cut stream would become a short file. Here nothing becomes visible before the bytes are verified:
+
+* ``file://``: the bytes go to a temporary name in the same directory, are flushed to disk, and are
+  then linked to the final name (``os.link`` refuses an existing name, so create-only is atomic) or
+  renamed over it (``replace``); the temporary name is removed whatever happens.
+* other stores: the file is opened with ``autocommit=False`` and committed only after the last byte
+  was read and verified, discarded on any error. Create-only is a check right before the commit,
+  not atomic across concurrent writers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_assemblyai.exceptions import AssemblyAIFinalError, AssemblyAIInvalidInputError
+from airflow_assemblyai.transfers.record import MANIFEST_MAX_BYTES
+from airflow_assemblyai.transfers.stores import StoredFile
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+#: Bytes read from the source and written per step: the memory a copy holds, besides the store's buffer.
+CHUNK_SIZE = 8 * 1024 * 1024
+_PARTIAL = ".partial"
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def as_object_storage_path(value: object, *, field: str = "destination") -> ObjectStoragePath:
+    """Return ``value`` as an ``ObjectStoragePath`` (a URI string is accepted); raise naming ``field``."""
+    from airflow.sdk import ObjectStoragePath
+
+    if isinstance(value, ObjectStoragePath):
+        return value
+    text = str(value or "").strip()
+    if "://" not in text:
+        raise AssemblyAIInvalidInputError(
+            f"{field} {text[:200]!r} is not an object-storage URI: pass e.g. file:///archive/calls/x.wav, "
+            "gs://bucket/key or an ObjectStoragePath."
+        )
+    return ObjectStoragePath(text)
+
+
+def write_whole(
+    path: ObjectStoragePath, source: _Readable, *, create_only: bool, chunk_size: int = CHUNK_SIZE
+) -> bool:
+    """Copy ``source`` to ``path`` so that it appears whole or not at all; return False when taken.
+
+    ``source.read`` raising (a failed verification, a cut download) leaves nothing at ``path``.
+    """
+    if path.protocol in ("file", "local"):
+        return _write_local(str(path.path), source, create_only=create_only, chunk_size=chunk_size)
+    if create_only and path.exists():
+        return False
+    handle: Any = path.fs.open(path.path, "wb", autocommit=False)
+    if not hasattr(handle, "commit"):
+        handle.close()
+        raise AssemblyAIInvalidInputError(
+            f"The store of {path} cannot hold a file back until it is complete (no autocommit=False), so a "
+            "failed copy could leave a partial file there: archive to S3 or file:// instead."
+        )
+    try:
+        while chunk := source.read(chunk_size):
+            handle.write(chunk)
+        if create_only and path.exists():
+            handle.discard()
+            return False
+        handle.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            handle.discard()
+        raise
+    return True
+
+
+def _write_local(final: str, source: _Readable, *, create_only: bool, chunk_size: int) -> bool:
+    directory, name = os.path.split(final)
+    os.makedirs(directory or ".", exist_ok=True)
+    temporary = os.path.join(directory, f".{name}.{uuid.uuid4().hex}{_PARTIAL}")
+    try:
+        with open(temporary, "xb") as handle:
+            while chunk := source.read(chunk_size):
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if not create_only:
+            os.replace(temporary, final)
+            return True
+        try:
+            os.link(temporary, final)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+
+
+def md5_of(path: ObjectStoragePath, *, chunk_size: int = CHUNK_SIZE) -> str:
+    """Return the MD5 of the file at ``path`` in hex, read in chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:  # type: ignore[no-untyped-call]
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _BytesReader:
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._at = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        end = len(self._data) if size < 0 else self._at + size
+        chunk = bytes(self._data[self._at : end])
+        self._at += len(chunk)
+        return chunk
+
+
+class ObjectStorageRecordStore:
+    """Small record files on any ``ObjectStoragePath`` store; keys are full URIs.
+
+    Stores behind ``ObjectStoragePath`` keep no user metadata the provider can rely on, so files
+    are recognised by their content and the manifest carries what S3 keeps in metadata.
+
+    :param conn_id: the Airflow connection of the store (the destination's ``conn_id``).
+    """
+
+    keeps_metadata = False
+
+    def __init__(self, *, conn_id: str | None) -> None:
+        self.conn_id = conn_id
+
+    def path(self, key: str) -> ObjectStoragePath:
+        """Return the path of ``key``."""
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(key, conn_id=self.conn_id)
+
+    def uri(self, key: str) -> str:
+        """Return ``key``: it is already a URI."""
+        return key
+
+    def find(self, key: str) -> StoredFile | None:
+        """Return the size of the file at ``key``, or None."""
+        path = self.path(key)
+        if not path.exists():
+            return None
+        return StoredFile(size=int(path.stat().st_size), transcript_id=None)
+
+    def read(self, key: str, *, limit: int = MANIFEST_MAX_BYTES) -> bytes:
+        """Return the file's bytes, refusing one larger than ``limit``."""
+        path = self.path(key)
+        with path.open("rb") as handle:  # type: ignore[no-untyped-call]
+            data: bytes = handle.read(limit + 1)
+        if len(data) > limit:
+            raise AssemblyAIFinalError(f"{key} is larger than {limit} bytes: not a record file.")
+        return data
+
+    def put(
+        self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str], create_only: bool
+    ) -> bool:
+        """Write ``data`` whole or not at all (content type and metadata are the manifest's to keep)."""
+        return write_whole(self.path(key), _BytesReader(data), create_only=create_only)
+
+    def delete(self, key: str) -> None:
+        """Remove the file (absent is fine)."""
+        path = self.path(key)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()

@@ -1,0 +1,158 @@
+"""Where a record's small files go: S3 with conditional writes, or any store through ``ObjectStoragePath``.
+
+Both stores answer the same few questions for the record (what is at a key, write these bytes unless
+the key is taken, read a manifest, remove a file). The redacted audio, which is streamed, takes its
+own paths (:mod:`~airflow_assemblyai.transfers.redacted_audio_to_s3` for S3,
+:mod:`~airflow_assemblyai.transfers.object_storage` for the rest).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_assemblyai.exceptions import AssemblyAIFinalError
+from airflow_assemblyai.transfers.archive import META_SOURCE_ETAG, META_TRANSCRIPT_ID, archive_uri
+from airflow_assemblyai.transfers.record import MANIFEST_MAX_BYTES, sha256_hex
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+log = logging.getLogger(__name__)
+
+#: Metadata naming the role of a record file and the SHA-256 of its bytes.
+META_RECORD_ROLE = "assemblyai-record-role"
+META_SHA256 = "assemblyai-sha256"
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What a store says about the object at a key."""
+
+    size: int
+    #: The transcript id in the object's metadata; None where the store keeps no metadata.
+    transcript_id: str | None
+    role: str | None = None
+    sha256: str | None = None
+    source_md5: str | None = None
+    content_type: str | None = None
+
+
+class RecordStore(Protocol):
+    """The operations a record needs from a store."""
+
+    #: Whether the store keeps user metadata (the transcript id) on each object.
+    keeps_metadata: bool
+
+    def uri(self, key: str) -> str:
+        """Return the URI of ``key``."""
+
+    def find(self, key: str) -> StoredFile | None:
+        """Return what is at ``key``, or None."""
+
+    def read(self, key: str, *, limit: int) -> bytes:
+        """Return the bytes at ``key``; raise when there are more than ``limit``."""
+
+    def put(
+        self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str], create_only: bool
+    ) -> bool:
+        """Write ``data`` whole or not at all; return False when ``create_only`` found the key taken."""
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (absent is fine)."""
+
+
+class S3RecordStore:
+    """Keep small record files in one S3 bucket: one ``PutObject`` each, ``If-None-Match: *`` if create-only.
+
+    :param client: a boto3 S3 client.
+    :param bucket: the bucket.
+    :param extra_args: ``PutObject`` arguments every file carries (encryption, storage class, ACL,
+        tags, Object Lock, checksum), in boto3's names.
+    """
+
+    keeps_metadata = True
+
+    def __init__(self, *, client: Any, bucket: str, extra_args: dict[str, Any]) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.extra_args = extra_args
+
+    def uri(self, key: str) -> str:
+        """Return ``s3://bucket/key``, percent-encoded as the transfer returns it."""
+        return archive_uri(self.bucket, key)
+
+    def find(self, key: str) -> StoredFile | None:
+        """Return the object's size and provider metadata, or None when there is none."""
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        metadata = {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()}
+        return StoredFile(
+            size=int(head.get("ContentLength") or 0),
+            transcript_id=metadata.get(META_TRANSCRIPT_ID) or None,
+            role=metadata.get(META_RECORD_ROLE) or None,
+            sha256=metadata.get(META_SHA256) or None,
+            source_md5=metadata.get(META_SOURCE_ETAG) or None,
+            content_type=head.get("ContentType"),
+        )
+
+    def read(self, key: str, *, limit: int = MANIFEST_MAX_BYTES) -> bytes:
+        """Return the object's bytes, refusing one larger than ``limit``."""
+        answer = self.client.get_object(Bucket=self.bucket, Key=key)
+        if int(answer.get("ContentLength") or 0) > limit:
+            answer["Body"].close()
+            raise AssemblyAIFinalError(
+                f"{self.uri(key)} is larger than {limit} bytes: not a record manifest."
+            )
+        data: bytes = answer["Body"].read()
+        return data
+
+    def put(
+        self, key: str, data: bytes, *, content_type: str, metadata: dict[str, str], create_only: bool
+    ) -> bool:
+        """Write ``data`` in one request (S3 shows it whole or not at all), checksummed; False if taken."""
+        from botocore.exceptions import ClientError
+
+        from airflow_assemblyai.transfers.s3_upload import s3_error_code
+
+        args = dict(self.extra_args)
+        args["Metadata"] = {**args.get("Metadata", {}), **metadata, META_SHA256: sha256_hex(data)}
+        args["ContentType"] = content_type
+        args.setdefault("ChecksumAlgorithm", "SHA256")
+        if create_only:
+            args["IfNoneMatch"] = "*"
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **args)
+        except ClientError as exc:
+            code, status = s3_error_code(exc)
+            if status == 412 or code == "PreconditionFailed":
+                return False
+            if create_only and (status == 501 or code == "NotImplemented"):
+                log.warning(
+                    "The S3 store does not implement conditional writes (If-None-Match): writing %s after a "
+                    "check instead; two tasks writing one record at once could overwrite each other.",
+                    self.uri(key),
+                )
+                if self.find(key) is not None:
+                    return False
+                args.pop("IfNoneMatch")
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **args)
+                return True
+            raise
+        return True
+
+    def delete(self, key: str) -> None:
+        """Delete the object (under Object Lock this adds a delete marker; locked versions stay)."""
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+def object_storage_uri(path: ObjectStoragePath) -> str:
+    """Return the URI of ``path`` (``file:///...``, ``memory://...``)."""
+    return str(path)

@@ -1,0 +1,134 @@
+"""The same record pipeline to file://, memory:// and s3:// given as ObjectStoragePath."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from airflow.sdk import Context, ObjectStoragePath
+
+from airflow_assemblyai.exceptions import AssemblyAIFinalError, RedactedAudioIntegrityError
+from airflow_assemblyai.testing.emulator import Emulator, Faults
+from airflow_assemblyai.transfers.record import ALLOWED_FIELDS
+from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+
+PARAMS = {
+    "redact_pii": True,
+    "redact_pii_audio": True,
+    "redact_pii_policies": ["person_name", "phone_number"],
+    "redact_pii_audio_quality": "wav",
+    "entity_detection": True,
+    "redact_pii_return_unredacted": True,
+}
+SUFFIXES = (".wav", ".transcript.json", ".srt", ".vtt", ".manifest.json")
+
+
+def to(destination: Any, tid: str, **kwargs: Any) -> AssemblyAIRedactedAudioToS3Operator:
+    return AssemblyAIRedactedAudioToS3Operator(
+        task_id="archive", transcript_id=tid, destination=destination, archive_record=True, **kwargs
+    )
+
+
+def run(operator: AssemblyAIRedactedAudioToS3Operator) -> str:
+    return operator.execute(cast("Context", {}))
+
+
+@pytest.fixture
+def memory_store() -> Any:
+    """Attach a fresh fsspec memory filesystem as Airflow's ``memory://`` store."""
+    from airflow.sdk.io import attach
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    fs = MemoryFileSystem()
+    fs.store.clear()
+    attach("memory", fs=fs)
+    return fs
+
+
+def test_the_same_record_to_file_and_to_s3_as_object_storage_paths(
+    emulator_connection: Emulator, tmp_path: Path, s3_bucket: str, s3_client: Any
+) -> None:
+    tid = emulator_connection.add_transcript(params=PARAMS)
+    local = run(to(ObjectStoragePath(f"file://{tmp_path}/calls/a.wav"), tid))
+    in_s3 = run(to(ObjectStoragePath(f"s3://aws_default@{s3_bucket}/calls/a.wav"), tid))
+
+    assert local == f"file://{tmp_path}/calls/a.manifest.json"
+    assert in_s3 == f"s3://{s3_bucket}/calls/a.manifest.json"
+    assert sorted(p.name for p in (tmp_path / "calls").iterdir()) == sorted(f"a{s}" for s in SUFFIXES)
+    for suffix in (".wav", ".srt", ".vtt"):
+        stored = s3_client.get_object(Bucket=s3_bucket, Key=f"calls/a{suffix}")
+        assert (tmp_path / "calls" / f"a{suffix}").read_bytes() == stored["Body"].read(), suffix
+    assert (tmp_path / "calls" / "a.wav").read_bytes() == emulator_connection.redacted_audio(tid)
+    document = json.loads((tmp_path / "calls" / "a.transcript.json").read_text())
+    assert set(document) <= {*ALLOWED_FIELDS, "schema", "archived_at"}
+    assert "Jane" not in json.dumps(document)
+    manifest = json.loads((tmp_path / "calls" / "a.manifest.json").read_text())
+    assert manifest["files"]["audio"]["size"] == len(emulator_connection.redacted_audio(tid))
+
+
+def test_a_rerun_on_file_writes_nothing_twice(emulator_connection: Emulator, tmp_path: Path) -> None:
+    tid = emulator_connection.add_transcript(params=PARAMS)
+    destination = f"file://{tmp_path}/a.wav"
+    run(to(destination, tid))
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    downloads = sum(1 for r in emulator_connection.requests if r.kind == "download")
+
+    run(to(destination, tid))
+
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+    assert sum(1 for r in emulator_connection.requests if r.kind == "download") == downloads
+
+
+def test_a_cut_short_download_leaves_nothing_on_file(emulator_connection: Emulator, tmp_path: Path) -> None:
+    """The stream ends early with no length announced and a wrong MD5: nothing may become visible."""
+    tid = emulator_connection.add_transcript(
+        params=PARAMS, faults=Faults(unknown_length=True, short_body_after=5000, short_bodies=99)
+    )
+    with pytest.raises(RedactedAudioIntegrityError):
+        run(to(f"file://{tmp_path}/a.wav", tid, max_download_attempts=1))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_attempt_on_file_is_completed_by_the_rerun(
+    emulator_connection: Emulator, tmp_path: Path
+) -> None:
+    tid = emulator_connection.add_transcript(params=PARAMS)
+    run(to(f"file://{tmp_path}/a.wav", tid, subtitle_formats=["srt"]))
+    (tmp_path / "a.manifest.json").unlink()  # what a kill before the manifest leaves
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+
+    run(to(f"file://{tmp_path}/a.wav", tid))
+
+    after = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert sorted(after) == sorted(f"a{s}" for s in SUFFIXES)
+    assert {name: after[name] for name in before} == before  # the audio, JSON and SRT were kept as they were
+
+
+def test_another_file_at_the_destination_is_left_untouched(
+    emulator_connection: Emulator, tmp_path: Path
+) -> None:
+    tid = emulator_connection.add_transcript(params=PARAMS)
+    (tmp_path / "a.wav").write_bytes(b"RIFF someone else's audio")
+    with pytest.raises(AssemblyAIFinalError, match="left untouched"):
+        run(to(f"file://{tmp_path}/a.wav", tid))
+    assert (tmp_path / "a.wav").read_bytes() == b"RIFF someone else's audio"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav"]
+
+
+def test_the_record_to_memory_commits_only_whole_files(
+    emulator_connection: Emulator, memory_store: Any
+) -> None:
+    tid = emulator_connection.add_transcript(params=PARAMS)
+    assert run(to("memory://archive/calls/a.wav", tid)) == "memory:///archive/calls/a.manifest.json"
+    stored = {path.rsplit("/", 1)[-1] for path in memory_store.store}
+    assert stored == {f"a{s}" for s in SUFFIXES}
+    assert memory_store.cat("/archive/calls/a.wav") == emulator_connection.redacted_audio(tid)
+
+    cut = emulator_connection.add_transcript(
+        params=PARAMS, faults=Faults(unknown_length=True, short_body_after=5000, short_bodies=99)
+    )
+    with pytest.raises(RedactedAudioIntegrityError):
+        run(to("memory://archive/calls/b.wav", cut, max_download_attempts=1))
+    assert not any("/b." in path for path in memory_store.store)
