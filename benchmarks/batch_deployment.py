@@ -38,11 +38,10 @@ import boto3
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-
-from airflow_deployment import Deployment, free_port, running  # noqa: E402
+sys.path.insert(0, str(REPO))  # the tests package holds the deployment helpers
 
 from airflow_assemblyai.testing.audio import synth_wav  # noqa: E402
+from tests.integration.airflow_deployment import Deployment, free_port, running  # noqa: E402
 
 KEY = "bench-key"
 BUCKET = "redacted-audio"

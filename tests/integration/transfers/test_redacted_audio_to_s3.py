@@ -974,7 +974,7 @@ def test_an_execution_timeout_shorter_than_a_slow_download_leaves_nothing_behind
 
 
 def test_a_redirect_followed_on_the_download_is_masked_too(emu: Emulator, s3_bucket: str, s3: Any) -> None:
-    from test_url_masking import task_log_line
+    from tests.integration.hooks.test_url_masking import task_log_line
 
     tid = emu.add_transcript(params=WAV, faults=Faults(redirect_downloads=1))
 

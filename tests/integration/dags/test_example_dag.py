@@ -14,7 +14,7 @@ import pytest
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 
-DAG_FILE = Path(__file__).parents[2] / "dags" / "example_assemblyai_redacted_audio.py"
+DAG_FILE = Path(__file__).parents[3] / "dags" / "example_assemblyai_redacted_audio.py"
 
 
 def load_example_dag() -> Any:
@@ -84,7 +84,7 @@ def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
         uris = {event.asset.uri for event in session.scalars(select(AssetEvent))}
     assert {f"s3://{s3_bucket}/{keys[0]}", manifest_uri} <= uris  # announced through the AssetAlias
 
-    from api_rules import REQUEST_PATHS, SUBMISSION, check
+    from tests.integration.api_rules import REQUEST_PATHS, SUBMISSION, check
 
     # What the example DAG sent holds to AssemblyAI's documented request shapes.
     assert len(emulator.submissions) == 1

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_example_dag import load_example_dag
 
 from airflow_assemblyai.testing.emulator import Emulator
+from tests.integration.dags.test_example_dag import load_example_dag
 
-SCRIPT = Path(__file__).parents[2] / "scripts" / "demo.py"
+SCRIPT = Path(__file__).parents[3] / "scripts" / "demo.py"
 
 
 def test_demo_archives_the_redacted_audio_and_reports_it() -> None:

@@ -160,7 +160,7 @@ def test_soft_fail_and_never_fail_outcomes(
 
 
 def test_readme_tabulates_exactly_these_outcomes() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
     section = readme.split("### soft_fail and never_fail on the sensor", 1)[1].split("\n\n")
     table = next(block for block in section if block.startswith("| outcome"))
     rows = [line.strip("| ").split(" | ") for line in table.splitlines()]

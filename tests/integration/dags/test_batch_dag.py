@@ -17,7 +17,7 @@ import pytest
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 
-DAG_FILE = Path(__file__).parents[2] / "dags" / "example_assemblyai_redacted_audio_batch.py"
+DAG_FILE = Path(__file__).parents[3] / "dags" / "example_assemblyai_redacted_audio_batch.py"
 GROUP_TASKS = ("transcribe", "wait", "archive", "delete")
 
 
@@ -229,7 +229,7 @@ def test_more_recordings_than_max_map_length_are_refused_before_anything_is_sent
 
 def test_the_demo_runs_the_batch_dag_and_verifies_every_recording() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ASSEMBLYAI"))}
-    script = Path(__file__).parents[2] / "scripts" / "demo.py"
+    script = Path(__file__).parents[3] / "scripts" / "demo.py"
     done = subprocess.run(
         [sys.executable, str(script), "--batch", "3"], env=env, capture_output=True, text=True, timeout=280
     )

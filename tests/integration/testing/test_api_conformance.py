@@ -8,7 +8,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_rules import (
+
+from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
+from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
+from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
+from airflow_assemblyai.testing.audio import synth_wav
+from airflow_assemblyai.testing.emulator import Emulator, Faults
+from tests.integration.api_rules import (
     ERROR,
     REDACTED_AUDIO_READY,
     REQUEST_PATHS,
@@ -18,12 +24,6 @@ from api_rules import (
     UPLOAD,
     check,
 )
-
-from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
-from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
-from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
-from airflow_assemblyai.testing.audio import synth_wav
-from airflow_assemblyai.testing.emulator import Emulator, Faults
 
 REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
 

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import boto3
 import pytest
-from airflow_deployment import Deployment, running
 
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator
+from tests.integration.airflow_deployment import Deployment, running
 
 pytestmark = pytest.mark.deployment
 
-REPO = Path(__file__).parents[2]
+REPO = Path(__file__).parents[3]
 DAG_ID = "example_assemblyai_redacted_audio_batch"
 RECORDINGS = 8
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from airflow_deployment import Deployment
 
 from airflow_assemblyai.testing.emulator import Emulator
+from tests.integration.airflow_deployment import Deployment
 
 pytestmark = pytest.mark.browser
 

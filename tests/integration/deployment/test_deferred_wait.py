@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from airflow_deployment import Deployment, running
 
 from airflow_assemblyai.testing.emulator import Emulator, Faults
+from tests.integration.airflow_deployment import Deployment, running
 
 pytestmark = pytest.mark.deployment
 
