@@ -91,6 +91,11 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
             return
         poller = shared_poller(settings, self.assemblyai_conn_id)
         outcome_of = poller.register(transcript_id, self.poll_interval)
+        self.log.info(
+            "Trigger: waiting for transcript %s through the account's shared poller (every %.0f s)",
+            transcript_id,
+            self.poll_interval,
+        )
         try:
             try:
                 outcome = await asyncio.wait_for(
@@ -101,9 +106,19 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
             await asyncio.sleep(max(0.0, min(earliest, self.end_time) - time.time()))
         finally:
             poller.unregister(transcript_id)
+        self.log.info("Trigger: transcript %s %s", transcript_id, _describe_outcome(outcome))
         if outcome is None:
             yield self._timeout()
         elif isinstance(outcome, AssemblyAIError):
             yield self._error(outcome)
         else:
             yield self._event("success", audio_format=outcome.audio_format)
+
+
+def _describe_outcome(outcome: object) -> str:
+    """Say in a few words how a wait ended, for the task log."""
+    if outcome is None:
+        return "was not ready in time"
+    if isinstance(outcome, AssemblyAIError):
+        return f"failed: {type(outcome).__name__}"
+    return "has its redacted audio ready"
