@@ -93,7 +93,8 @@ def render_redacted(source: bytes, *, fmt: str, silence: bool) -> tuple[bytes, s
     other formats). ``mp3`` falls back to WAV when lameenc is missing.
     """
     decoded = read_mono_pcm(source) or read_mono_pcm(synth_wav())
-    assert decoded is not None
+    if decoded is None:  # synth_wav() always decodes; this guards a future change to it
+        raise RuntimeError("the emulator's synthesized WAV could not be decoded")
     pcm, rate = decoded
     redacted = redact_pcm(pcm, rate, silence=silence)
     duration = len(pcm) / 2 / rate

@@ -266,7 +266,7 @@ class SharedPoller:
             ready = await self._hook.ais_redacted_audio_ready(tid)
             watch.last_known = time.time()
         except AssemblyAITransientError as exc:
-            log.warning("Transcript %s: passing fault, still waiting: %s", tid, exc)
+            log.warning("Transcript %s: transient fault, still waiting: %s", tid, exc)
             return
         except AssemblyAIError as exc:
             _resolve(watch, exc)
