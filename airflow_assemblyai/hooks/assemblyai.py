@@ -569,9 +569,8 @@ class AssemblyAIHook(BaseHook):
         return self._json(call, self._send(call))
 
     def list_transcripts(self, limit: int = 1) -> dict[str, Any]:
-        """Return one page of the account's transcripts."""
-        call = _Call("GET", "/v2/transcript", idempotent=True, params={"limit": limit})
-        return self._json(call, self._send(call))
+        """Return the newest ``limit`` transcripts of the account (see :meth:`list_transcript_page`)."""
+        return self.list_transcript_page(limit=limit)
 
     def list_transcript_page(
         self,
@@ -662,8 +661,7 @@ class AssemblyAIHook(BaseHook):
 
     async def alist_transcripts(self, limit: int = 1) -> dict[str, Any]:
         """List transcripts; the async twin of :meth:`list_transcripts`."""
-        call = _Call("GET", "/v2/transcript", idempotent=True, params={"limit": limit})
-        return self._json(call, await self._asend(call))
+        return await self.alist_transcript_page(limit=limit)
 
     async def alist_transcript_page(
         self,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,18 +15,13 @@ import pytest
 
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator, Faults
+from tests.integration.dags import load_dag_module
 
-DAG_FILE = Path(__file__).parents[3] / "dags" / "example_assemblyai_redacted_audio_batch.py"
 GROUP_TASKS = ("transcribe", "wait", "archive", "delete")
 
 
 def load_batch_dag() -> Any:
-    spec = importlib.util.spec_from_file_location("example_assemblyai_redacted_audio_batch", DAG_FILE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_dag_module("example_assemblyai_redacted_audio_batch")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -13,17 +12,11 @@ import pytest
 
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator, Faults
-
-DAG_FILE = Path(__file__).parents[3] / "dags" / "example_assemblyai_redacted_audio.py"
+from tests.integration.dags import load_dag_module
 
 
 def load_example_dag() -> Any:
-    spec = importlib.util.spec_from_file_location("example_assemblyai_redacted_audio", DAG_FILE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag
+    return load_dag_module("example_assemblyai_redacted_audio").dag
 
 
 def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
