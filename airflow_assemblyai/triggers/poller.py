@@ -194,6 +194,9 @@ class SharedPoller:
 
     async def _cycle(self) -> None:
         self.cycles += 1
+        # Measure "not shown for N intervals" from the cycle's start: a slow scan on a loaded
+        # triggerer must not make every transcript it just listed look unseen.
+        now = time.time()
         try:
             await self._gate_client()
             await self._scan_list()
@@ -203,7 +206,6 @@ class SharedPoller:
             return
         except AssemblyAIError as exc:
             log.warning("Listing transcripts failed; waits not seen are checked directly: %s", exc)
-        now = time.time()
         due = [
             w
             for w in self._watches.values()

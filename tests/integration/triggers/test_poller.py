@@ -196,3 +196,24 @@ async def test_the_hook_refuses_a_list_limit_above_the_maximum_before_any_reques
     await hook.aclose()
     assert page["transcripts"] == []
     assert [r.query for r in emulator.requests] == [{"limit": "200"}]
+
+
+async def test_a_slow_list_scan_does_not_turn_listed_waits_into_direct_checks(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a loaded triggerer a scan can outlast several intervals; what it listed is still news."""
+    listing = AssemblyAIHook.alist_transcript_page
+
+    async def slow_listing(self: AssemblyAIHook, **kwargs: Any) -> dict[str, Any]:
+        await asyncio.sleep(6 * INTERVAL)  # longer than DIRECT_CHECK_EVERY intervals
+        return await listing(self, **kwargs)
+
+    monkeypatch.setattr(AssemblyAIHook, "alist_transcript_page", slow_listing)
+    ids = [emulator.add_transcript(status="processing", params=REDACT) for _ in range(3)]
+    waits = [start(events_of(trigger_for(tid))) for tid in ids]
+    poller = await the_poller()
+    await until(lambda: poller.cycles >= 4, "four poll cycles")
+    assert all(emulator.count("GET", f"/v2/transcript/{tid}") == 0 for tid in ids)  # listed, never read
+    for task in waits:
+        task.cancel()
+    await asyncio.gather(*waits, return_exceptions=True)
