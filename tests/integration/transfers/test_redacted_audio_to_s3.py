@@ -88,6 +88,15 @@ def object_exists(s3: Any, bucket: str, key: str) -> bool:
     return bool(s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount"))
 
 
+def assert_aborted_mid_upload(calls: list[str], s3: Any, bucket: str, key: str) -> None:
+    """Assert parts were uploaded, then the upload aborted: no object, no unfinished upload."""
+    assert "UploadPart" in calls
+    assert "AbortMultipartUpload" in calls
+    assert "CompleteMultipartUpload" not in calls
+    assert not object_exists(s3, bucket, key)
+    assert uploads_left(s3, bucket) == []
+
+
 # -- the copy ---------------------------------------------------------------------------------------
 
 
@@ -263,11 +272,7 @@ def test_mismatching_md5_aborts_the_upload_mid_way(emu: Emulator, s3_bucket: str
     with pytest.raises(RedactedAudioIntegrityError, match="MD5"):
         run(operator)
 
-    assert "UploadPart" in calls
-    assert "AbortMultipartUpload" in calls
-    assert "CompleteMultipartUpload" not in calls
-    assert not object_exists(s3, s3_bucket, "a.wav")
-    assert uploads_left(s3, s3_bucket) == []
+    assert_aborted_mid_upload(calls, s3, s3_bucket, "a.wav")
 
 
 def test_cut_that_exhausts_the_resume_budget_aborts_the_upload(
@@ -534,11 +539,7 @@ def test_a_close_delimited_body_cut_short_is_never_completed(emu: Emulator, s3_b
     with pytest.raises(RedactedAudioIntegrityError, match="MD5"):
         run(operator)
 
-    assert "UploadPart" in calls
-    assert "AbortMultipartUpload" in calls
-    assert "CompleteMultipartUpload" not in calls
-    assert not object_exists(s3, s3_bucket, "a.wav")
-    assert uploads_left(s3, s3_bucket) == []
+    assert_aborted_mid_upload(calls, s3, s3_bucket, "a.wav")
 
 
 def test_a_wav_truncated_at_the_source_is_refused_by_its_header(
