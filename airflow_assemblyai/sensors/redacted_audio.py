@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
 
+    from airflow_assemblyai.redaction import AudioFormat
+
 
 class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
     """Wait until a transcript's redacted audio is ``redacted_audio_ready``.
@@ -96,16 +98,17 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
         if self.deferrable:
             # Deferring from the poke lets the first, inline poke run inside the base class's
             # loop, so soft_fail and never_fail treat it exactly as they treat any other poke.
-            self._defer()
+            self._defer(verdict.audio_format if verdict is not None else None)
         return False
 
-    def _defer(self) -> NoReturn:
+    def _defer(self, audio_format: AudioFormat | None) -> NoReturn:
         self.defer(
             trigger=AssemblyAIRedactedAudioTrigger(
                 transcript_id=self.transcript_id,
                 assemblyai_conn_id=self.assemblyai_conn_id,
                 poll_interval=self.poke_interval,
                 end_time=time.time() + self.timeout,
+                audio_format=audio_format,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),

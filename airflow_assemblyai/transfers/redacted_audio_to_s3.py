@@ -16,11 +16,12 @@ from airflow_assemblyai.exceptions import (
     AssemblyAIError,
     AssemblyAIFinalError,
     AssemblyAIInvalidInputError,
+    AssemblyAIRequestError,
     AssemblyAITransientError,
 )
 from airflow_assemblyai.hooks.assemblyai import SUBTITLE_FORMATS, AssemblyAIHook, mask_redirect_location
 from airflow_assemblyai.ids import validate_transcript_id
-from airflow_assemblyai.redaction import AudioFormat, audio_format_of, judge_transcript
+from airflow_assemblyai.redaction import AudioFormat, judge_transcript
 from airflow_assemblyai.transfers.archive import (
     META_AUDIO_FORMAT,
     META_SOURCE_ETAG,
@@ -368,15 +369,14 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         )
 
     @contextlib.contextmanager
-    def _opened_download(self, transcript_id: str) -> Iterator[tuple[ResumableDownload, AudioFormat]]:
-        """Open the redacted audio's download (fresh URL, masked); yield it with its checked format."""
-        transcript = self.hook.get_transcript(transcript_id)
-        waiting = judge_transcript(transcript_id, transcript)
-        if waiting is not None:
-            raise AssemblyAIError(
-                f"Transcript {transcript_id} is still {waiting.reason}, so its redacted audio is not ready. "
-                "Wait for it with AssemblyAIRedactedAudioSensor before this task."
-            )
+    def _opened_download(
+        self, transcript_id: str, target: str
+    ) -> Iterator[tuple[ResumableDownload, AudioFormat]]:
+        """Open the redacted audio's download (fresh URL, masked); yield it with its checked format.
+
+        The transcript itself is read only to explain a redacted audio that is not there: on the
+        way that works, an archive costs AssemblyAI one request per URL it needs.
+        """
         description = f"the redacted audio of transcript {transcript_id}"
         with (
             httpx.Client(
@@ -401,7 +401,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                     stream.cancel()
                 stream.open()
                 self._warn_when_expiring(transcript_id, stream.last_modified)
-                yield stream, self._audio_format(stream, audio_format_of(transcript), description)
+                yield stream, self._audio_format(stream, description, target)
             finally:
                 self._running = None
 
@@ -409,7 +409,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         """Stream the transcript's redacted audio to ``bucket``/``key``; return the bytes copied."""
         s3 = self.s3_hook
         self._abort_unfinished_uploads(bucket, key)
-        with self._opened_download(transcript_id) as (stream, audio_format):
+        with self._opened_download(transcript_id, key) as (stream, audio_format):
             upload = GuardedUpload(
                 client=s3.get_conn(),
                 bucket=bucket,
@@ -437,7 +437,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
 
     def _copy_to_path(self, transcript_id: str, path: ObjectStoragePath) -> bool:
         """Stream the redacted audio to ``path`` through its store, whole or not at all; False if taken."""
-        with self._opened_download(transcript_id) as (stream, audio_format):
+        with self._opened_download(transcript_id, path.name) as (stream, audio_format):
             self.log.info(
                 "Streaming %s (%s, %s bytes) to %s%s",
                 stream.description,
@@ -470,7 +470,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             self.log.info("%s exists; replace=True, so it will be overwritten.", path)
             return False
         size = int(path.stat().st_size)
-        with self._opened_download(transcript_id) as (stream, _):
+        with self._opened_download(transcript_id, path.name) as (stream, _):
             same = stream.etag_is_md5 and stream.length == size and md5_of(path) == stream.etag
         if same:
             self.log.info(
@@ -496,13 +496,29 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
 
     def _fresh_url(self, transcript_id: str) -> str:
         """Ask AssemblyAI for a newly minted (masked) URL of the redacted audio."""
-        audio = self.hook.get_redacted_audio(transcript_id)
+        try:
+            audio = self.hook.get_redacted_audio(transcript_id)
+        except AssemblyAIRequestError as exc:
+            if type(exc) is AssemblyAIRequestError:  # a refusal its text did not classify
+                self._explain_missing_audio(transcript_id)
+            raise
         if not audio.ready or not audio.url:
+            self._explain_missing_audio(transcript_id)
             raise AssemblyAIError(
                 f"The redacted audio of transcript {transcript_id} is still being rendered; retry the task "
                 "later, or wait with AssemblyAIRedactedAudioSensor first."
             )
         return audio.url
+
+    def _explain_missing_audio(self, transcript_id: str) -> None:
+        """Read the transcript to say why its redacted audio is not there: its final error, or that
+        it is still processing. Return when the transcript has completed."""
+        waiting = judge_transcript(transcript_id, self.hook.get_transcript(transcript_id))
+        if waiting is not None:
+            raise AssemblyAIError(
+                f"Transcript {transcript_id} is still {waiting.reason}, so its redacted audio is not ready. "
+                "Wait for it with AssemblyAIRedactedAudioSensor before this task."
+            )
 
     def _existing_archive(self, transcript_id: str, bucket: str, key: str) -> bool:
         """Return True when the key holds this transcript's audio; raise if it holds another object."""
@@ -570,17 +586,22 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             minutes % 60,
         )
 
-    def _audio_format(
-        self, stream: ResumableDownload, requested: AudioFormat, description: str
-    ) -> AudioFormat:
-        """Return the format the file's first bytes show; refuse what is not audio."""
+    def _audio_format(self, stream: ResumableDownload, description: str, target: str) -> AudioFormat:
+        """Return the format the file's first bytes show; refuse what is not audio.
+
+        The bytes decide the Content-Type; a target whose suffix names the other format gets a
+        warning, since the name will mislead whoever reads the archive.
+        """
         found = check_audio_header(stream.peek(HEADER_BYTES), stream.length, description=description)
-        if found != requested:
+        suffix = target.rsplit(".", 1)[-1].lower() if "." in target else ""
+        named = {"mp3": "mp3", "wav": "wav", "wave": "wav"}.get(suffix)
+        if named is not None and named != found:
             self.log.warning(
-                "%s was asked for as %s but the file is %s; labelling it %s.",
+                "%s is %s but its target %s is named .%s; labelling it %s by its bytes.",
                 description[0].upper() + description[1:],
-                requested,
                 found,
+                target,
+                suffix,
                 found,
             )
         return found

@@ -6,8 +6,9 @@ thousand waits at 30 s would spend five times AssemblyAI's 20,000 requests per 5
 from ``GET /v2/transcript`` (newest first, paged down only as far as the oldest transcript still
 waited on) and spends per-transcript requests only where the list says something happened:
 
-- ``completed``: the transcript is read once (its audio format; redaction never requested is a
-  final error), then its redacted audio is asked for each cycle until it is ready;
+- ``completed``: its redacted audio is asked for each cycle until it is ready (redaction never
+  requested is a final error there too); the transcript is read first, once, only when no wait
+  on it brought its audio format from the sensor's inline poke;
 - ``error``: a final error with the list's own ``error`` text (the transcript is read when the
   list gives none);
 - not on any page scanned (older than the pages a cycle may read, or gone): checked directly
@@ -33,8 +34,8 @@ import logging
 import random
 import time
 import weakref
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from airflow_assemblyai.exceptions import (
     AssemblyAIAuthError,
@@ -43,7 +44,13 @@ from airflow_assemblyai.exceptions import (
     AssemblyAITransientError,
 )
 from airflow_assemblyai.hooks.assemblyai import MAX_LIST_LIMIT, AssemblyAIHook, _retry_after_seconds
-from airflow_assemblyai.redaction import RedactionPoll, audio_format_of, judge_transcript
+from airflow_assemblyai.redaction import (
+    DEFAULT_AUDIO_FORMAT,
+    AudioFormat,
+    RedactionPoll,
+    audio_format_of,
+    judge_transcript,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -89,7 +96,8 @@ class _Watch:
     created: str | None = None
     #: The list did not show it on a full scan; only direct checks see it.
     unlisted: bool = False
-    transcript: dict[str, Any] | None = field(default=None, repr=False)
+    #: Known from a wait's sensor or from the one read of the transcript once it completed.
+    audio_format: AudioFormat | None = None
 
     @property
     def pending(self) -> bool:
@@ -112,8 +120,13 @@ class SharedPoller:
 
     # -- registration (called by triggers, on the poller's loop) ----------------------------------
 
-    def register(self, transcript_id: str, poll_interval: float) -> asyncio.Future[Outcome]:
-        """Start (or join) the watch of a transcript; return the future of its outcome."""
+    def register(
+        self, transcript_id: str, poll_interval: float, *, audio_format: AudioFormat | None = None
+    ) -> asyncio.Future[Outcome]:
+        """Start (or join) the watch of a transcript; return the future of its outcome.
+
+        ``audio_format``, when the caller already knows it, spares the read of the transcript.
+        """
         watch = self._watches.get(transcript_id)
         if watch is None:
             loop = asyncio.get_running_loop()
@@ -122,6 +135,8 @@ class SharedPoller:
         else:
             watch.waiters += 1
             watch.poll_interval = min(watch.poll_interval, poll_interval)
+        if audio_format is not None and watch.audio_format is None:
+            watch.audio_format = audio_format
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"assemblyai-shared-poller-{self.key[0]}"
@@ -257,14 +272,17 @@ class SharedPoller:
         """Ask about one transcript directly; resolve its watch when ready or final."""
         tid = watch.transcript_id
         try:
-            if watch.transcript is None:
-                if watch.listed_status == "error" and watch.listed_error:
-                    judge_transcript(tid, {"status": "error", "error": watch.listed_error})
+            if watch.listed_status == "error" and watch.listed_error:
+                judge_transcript(tid, {"status": "error", "error": watch.listed_error})
+            if watch.audio_format is None or watch.listed_status != "completed":
+                # No format yet, or no completed row to go by (an error row without text, a
+                # direct check): the transcript itself says whether to ask for the audio.
                 transcript = await self._hook.aget_transcript(tid)
                 watch.last_known = time.time()
                 if judge_transcript(tid, transcript) is not None:
                     return  # still queued or processing (an older list row, or a direct check)
-                watch.transcript = transcript
+                watch.audio_format = audio_format_of(transcript)
+                watch.listed_status = "completed"
             ready = await self._hook.ais_redacted_audio_ready(tid)
             watch.last_known = time.time()
         except AssemblyAITransientError as exc:
@@ -274,7 +292,7 @@ class SharedPoller:
             _resolve(watch, exc)
             return
         if ready:
-            fmt = audio_format_of(watch.transcript)
+            fmt = watch.audio_format or DEFAULT_AUDIO_FORMAT
             _resolve(watch, RedactionPoll(state="ready", reason="redacted_audio_ready", audio_format=fmt))
 
 

@@ -16,6 +16,8 @@ from airflow_assemblyai.triggers.poller import jittered, shared_poller
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from airflow_assemblyai.redaction import AudioFormat
+
 __all__ = ["DEFAULT_POLL_INTERVAL", "AssemblyAIRedactedAudioTrigger", "jittered"]
 
 #: Poll interval in seconds unless the DAG says otherwise; each wait is jittered by ±10 %.
@@ -38,6 +40,8 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
     :param assemblyai_conn_id: Airflow connection of type ``assemblyai``.
     :param poll_interval: seconds between polls (jittered).
     :param end_time: wall-clock deadline, epoch seconds (survives a move to another triggerer).
+    :param audio_format: the format the transcript asked for, when the sensor already read it; the
+        poller then asks a completed transcript's redacted audio without reading it again.
     """
 
     def __init__(
@@ -47,12 +51,14 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
         end_time: float,
         assemblyai_conn_id: str = AssemblyAIHook.default_conn_name,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
+        audio_format: AudioFormat | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.transcript_id = transcript_id
         self.assemblyai_conn_id = assemblyai_conn_id
         self.poll_interval = poll_interval
         self.end_time = end_time
+        self.audio_format = audio_format
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the import path and the arguments that rebuild this trigger."""
@@ -63,6 +69,7 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
                 "assemblyai_conn_id": self.assemblyai_conn_id,
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
+                "audio_format": self.audio_format,
             },
         )
 
@@ -90,7 +97,7 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
             yield self._error(exc)
             return
         poller = shared_poller(settings, self.assemblyai_conn_id)
-        outcome_of = poller.register(transcript_id, self.poll_interval)
+        outcome_of = poller.register(transcript_id, self.poll_interval, audio_format=self.audio_format)
         self.log.info(
             "Trigger: waiting for transcript %s through the account's shared poller (every %.0f s)",
             transcript_id,

@@ -17,6 +17,7 @@ from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_assemblyai.exceptions import (
+    AssemblyAIError,
     AssemblyAIFinalError,
     AssemblyAIInvalidInputError,
     AssemblyAITransientError,
@@ -141,16 +142,19 @@ def test_small_mp3_is_one_put_labelled_audio_mpeg(emu: Emulator, s3_bucket: str,
     assert "CreateMultipartUpload" not in calls
 
 
-def test_content_type_follows_the_bytes_when_the_transcript_disagrees(
+def test_content_type_follows_the_bytes_and_a_misleading_suffix_is_warned_about(
     emu: Emulator, s3_bucket: str, s3: Any, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # The transcript asks for mp3 (the default) but the file host serves a WAV.
     tid = emu.add_transcript(params=REDACT, faults=Faults(redacted_size_bytes=MiB))
 
     run(transfer(transcript_id=tid, s3_bucket=s3_bucket, s3_key="a.audio"))
+    assert "is named" not in "".join(capfd.readouterr())
+    run(transfer(transcript_id=tid, s3_bucket=s3_bucket, s3_key="b.mp3"))
 
-    assert s3.head_object(Bucket=s3_bucket, Key="a.audio")["ContentType"] == "audio/wav"
-    assert "was asked for as mp3 but the file is wav" in "".join(capfd.readouterr())
+    for key in ("a.audio", "b.mp3"):
+        assert s3.head_object(Bucket=s3_bucket, Key=key)["ContentType"] == "audio/wav"
+    assert "is wav but its target b.mp3 is named .mp3" in "".join(capfd.readouterr())
 
 
 def test_s3_url_in_s3_key_is_accepted(emu: Emulator, s3_bucket: str, s3: Any) -> None:
@@ -250,6 +254,20 @@ def test_final_errors_fail_at_once_and_write_nothing(
     assert [r.status for r in emu.requests if r.kind == "api" and r.status >= 500] == []
     assert not object_exists(s3, s3_bucket, "a.wav")
     assert uploads_left(s3, s3_bucket) == []
+
+
+def test_an_archive_asks_assemblyai_once_and_an_unfinished_transcript_is_explained(
+    emu: Emulator, s3_bucket: str, s3: Any
+) -> None:
+    tid = emu.add_transcript(params=WAV)
+    run(transfer(transcript_id=tid, s3_bucket=s3_bucket, s3_key="a.wav"))
+    # One request for a fresh URL; the transcript is not read when its audio is there.
+    assert [r.path for r in emu.requests if r.kind == "api"] == [f"/v2/transcript/{tid}/redacted-audio"]
+
+    processing = emu.add_transcript(status="processing", params=WAV)
+    with pytest.raises(AssemblyAIError, match=f"Transcript {processing} is still processing"):
+        run(transfer(transcript_id=processing, s3_bucket=s3_bucket, s3_key="b.wav"))
+    assert not object_exists(s3, s3_bucket, "b.wav")
 
 
 def _expired(emu: Emulator) -> str:

@@ -217,3 +217,40 @@ async def test_a_slow_list_scan_does_not_turn_listed_waits_into_direct_checks(
     for task in waits:
         task.cancel()
     await asyncio.gather(*waits, return_exceptions=True)
+
+
+async def test_a_wait_that_brings_its_audio_format_is_never_read_only_asked(emulator: Emulator) -> None:
+    # As the sensor defers: its inline poke just read the transcript, so the trigger carries the
+    # format and the poller goes straight to the redacted-audio endpoint once the list says done.
+    wav = emulator.add_transcript(
+        status="processing", params={**REDACT, "redact_pii_audio_quality": "wav"}, faults=Faults(render_polls=1)
+    )
+    never_requested = emulator.add_transcript(status="processing", params={"redact_pii": False})
+    unknown_format = emulator.add_transcript(status="processing", params=REDACT)
+
+    def with_format(tid: str, audio_format: str | None) -> AssemblyAIRedactedAudioTrigger:
+        trigger = trigger_for(tid)
+        trigger.audio_format = audio_format  # type: ignore[assignment]
+        return trigger
+
+    waits = {
+        wav: start(events_of(with_format(wav, "wav"))),
+        never_requested: start(events_of(with_format(never_requested, "mp3"))),
+        unknown_format: start(events_of(with_format(unknown_format, None))),
+    }
+    await the_poller()
+    for tid in waits:
+        emulator.finish(tid)
+    results = {tid: await task for tid, task in waits.items()}
+
+    assert results[wav] == [{"status": "success", "transcript_id": wav, "audio_format": "wav"}]
+    assert results[never_requested][0]["error_type"] == "RedactionNotRequestedError"
+    assert results[unknown_format][0]["status"] == "success"
+
+    def reads(tid: str) -> int:
+        return emulator.count("GET", f"/v2/transcript/{tid}") - emulator.count(
+            "GET", f"/v2/transcript/{tid}/redacted-audio"
+        )
+
+    assert (reads(wav), reads(never_requested), reads(unknown_format)) == (0, 0, 1)
+    assert emulator.count("GET", f"/v2/transcript/{wav}/redacted-audio") == 2  # one 202, then ready

@@ -18,7 +18,11 @@ from airflow_assemblyai.triggers.redacted_audio import AssemblyAIRedactedAudioTr
 
 def test_trigger_serialization_round_trip() -> None:
     trigger = AssemblyAIRedactedAudioTrigger(
-        transcript_id="t1", assemblyai_conn_id="my_conn", poll_interval=12.5, end_time=1_900_000_000.25
+        transcript_id="t1",
+        assemblyai_conn_id="my_conn",
+        poll_interval=12.5,
+        end_time=1_900_000_000.25,
+        audio_format="wav",
     )
     path, kwargs = trigger.serialize()
     assert path == "airflow_assemblyai.triggers.redacted_audio.AssemblyAIRedactedAudioTrigger"
@@ -29,7 +33,11 @@ def test_trigger_serialization_round_trip() -> None:
         "assemblyai_conn_id": "my_conn",
         "poll_interval": 12.5,
         "end_time": 1_900_000_000.25,
+        "audio_format": "wav",
     }
+    # A trigger serialized before audio_format existed still rebuilds.
+    del kwargs["audio_format"]
+    assert AssemblyAIRedactedAudioTrigger(**kwargs).audio_format is None
 
 
 def test_jitter_stays_within_ten_percent() -> None:
