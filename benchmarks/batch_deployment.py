@@ -23,11 +23,9 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from collections import Counter
 from contextlib import ExitStack
 from datetime import datetime
@@ -41,7 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the tests package holds the deployment helpers
 
 from airflow_assemblyai.testing.audio import synth_wav  # noqa: E402
-from tests.integration.airflow_deployment import Deployment, free_port, running  # noqa: E402
+from airflow_assemblyai.testing.loopback import emulator_process, moto_process  # noqa: E402
+from tests.integration.airflow_deployment import Deployment, running  # noqa: E402
 
 KEY = "bench-key"
 BUCKET = "redacted-audio"
@@ -97,46 +96,6 @@ BASELINE = textwrap.dedent(f'''
 ''')
 
 
-def start_process(stack: ExitStack, args: list[str]) -> subprocess.Popen[str]:
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-
-    def stop() -> None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-    stack.callback(stop)
-    return process
-
-
-def start_emulator(stack: ExitStack, processing_seconds: float) -> str:
-    args = ["--port", "0", "--api-key", KEY, "--processing-seconds", str(processing_seconds)]
-    process = start_process(stack, [sys.executable, "-m", "airflow_assemblyai.testing.emulator", *args])
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("AssemblyAI emulator listening on "):
-        raise SystemExit("the emulator did not start")
-    return line.rsplit(" ", 1)[1]
-
-
-def start_moto(stack: ExitStack) -> str:
-    port = free_port()
-    start_process(
-        stack, [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=2)
-            return url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit("moto did not start")
-
-
 def run_dag(
     deployment: Deployment, dag_id: str, conf: dict[str, Any], deadline_s: float
 ) -> tuple[str, float]:
@@ -174,8 +133,8 @@ def main() -> int:
         work = Path(tempfile.mkdtemp(prefix="aai-batch-bench-"))
         if not args.keep:
             stack.callback(shutil.rmtree, work, ignore_errors=True)
-        emulator_url = start_emulator(stack, processing)
-        moto_url = start_moto(stack)
+        emulator_url = stack.enter_context(emulator_process(api_key=KEY, processing_seconds=processing))
+        moto_url = stack.enter_context(moto_process())
         s3 = boto3.client(
             "s3",
             endpoint_url=moto_url,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import resource
 import statistics
@@ -25,7 +24,10 @@ import time
 from typing import Any
 
 import httpx
-from trigger_polling import KEY, start_emulator
+
+from airflow_assemblyai.testing.loopback import assemblyai_connection_env, emulator_process
+
+KEY = "bench-key"
 
 
 def rss_mib() -> float:
@@ -59,12 +61,15 @@ async def per_wait(transcript_id: str, interval: float) -> dict[str, Any]:
         await hook.aclose()
 
 
-async def shared(transcript_id: str, interval: float) -> dict[str, Any]:
+async def shared(transcript_id: str, interval: float, audio_format: str | None) -> dict[str, Any]:
     """Wait through the redacted-audio trigger (and so the shared poller); return its one event."""
     from airflow_assemblyai.triggers.redacted_audio import AssemblyAIRedactedAudioTrigger
 
     trigger = AssemblyAIRedactedAudioTrigger(
-        transcript_id=transcript_id, poll_interval=interval, end_time=time.time() + 7200
+        transcript_id=transcript_id,
+        poll_interval=interval,
+        end_time=time.time() + 7200,
+        audio_format=audio_format,  # type: ignore[arg-type]
     )
     events = [event.payload async for event in trigger.run()]
     if len(events) != 1:
@@ -72,12 +77,16 @@ async def shared(transcript_id: str, interval: float) -> dict[str, Any]:
     return dict(events[0])
 
 
-async def run_waits(ids: list[str], mode: str, interval: float) -> dict[str, tuple[float, dict[str, Any]]]:
-    wait = shared if mode == "shared" else per_wait
+async def run_waits(
+    ids: list[str], mode: str, interval: float, audio_format: str | None
+) -> dict[str, tuple[float, dict[str, Any]]]:
     done: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def one(tid: str) -> None:
-        event = await wait(tid, interval)
+        if mode == "shared":
+            event = await shared(tid, interval, audio_format)
+        else:
+            event = await per_wait(tid, interval)
         done[tid] = (time.time(), event)
 
     await asyncio.gather(*(one(tid) for tid in ids))
@@ -96,14 +105,16 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=600.0, help="completion window, seconds")
     parser.add_argument("--poll-interval", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--format-unknown",
+        action="store_true",
+        help="start the triggers without the audio format the sensor's inline poke hands them",
+    )
     args = parser.parse_args()
 
-    emulator, base_url = start_emulator()
-    try:
+    with emulator_process(api_key=KEY) as base_url:
         control = httpx.Client(base_url=base_url, timeout=300)
-        os.environ["AIRFLOW_CONN_ASSEMBLYAI_DEFAULT"] = json.dumps(
-            {"conn_type": "assemblyai", "password": KEY, "host": base_url}
-        )
+        os.environ.update(assemblyai_connection_env(api_key=KEY, base_url=base_url))
         import airflow_assemblyai.triggers.redacted_audio  # noqa: F401  (imports before the baseline)
 
         profile = {"waited": args.waits, "window_seconds": args.window, "seed": args.seed}
@@ -113,13 +124,11 @@ def main() -> None:
         rss_before = rss_mib()
         usage_before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.time()
-        done = asyncio.run(run_waits(list(ready_at), args.mode, args.poll_interval))
+        audio_format = None if args.format_unknown else "mp3"  # what each sensor's inline poke read
+        done = asyncio.run(run_waits(list(ready_at), args.mode, args.poll_interval, audio_format))
         elapsed = time.time() - started
         usage = resource.getrusage(resource.RUSAGE_SELF)
         after = control.get("/_emulator/stats").json()
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=60)
 
     api = after["requests"].get("api", 0) - before["requests"].get("api", 0)
     kinds = {k: after["api_requests"][k] - before["api_requests"].get(k, 0) for k in after["api_requests"]}
@@ -129,7 +138,8 @@ def main() -> None:
     cpu = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
     per_thousand = 1000 / args.waits
     peak = usage.ru_maxrss / 1024
-    print(f"mode:            {args.mode}, {args.waits:,} waits on one event loop")
+    known = "unknown to" if args.format_unknown else "handed by the sensor to"
+    print(f"mode:            {args.mode}, {args.waits:,} waits on one event loop (audio format {known} each)")
     print(
         f"profile:         {args.waits:,} waited + {args.waits:,} unwaited transcripts completing across "
         f"{args.window:g} s, redacted audio 5-30 s later; poll interval {args.poll_interval:g} s"

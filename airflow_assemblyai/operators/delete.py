@@ -11,6 +11,7 @@ from airflow_assemblyai.exceptions import AssemblyAIError, AssemblyAIFinalError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.transfers.archive import ArchivedObject, parse_archive_uri
+from airflow_assemblyai.transfers.object_storage import ObjectStorageRecordStore
 from airflow_assemblyai.transfers.record_archive import verify_record
 from airflow_assemblyai.transfers.s3_upload import explain_s3_error
 from airflow_assemblyai.transfers.stores import META_RECORD_ROLE, S3RecordStore
@@ -31,7 +32,9 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
     without retries, so a transfer marked successful by hand can never purge the only copy. When
     ``archive_uri`` is a record's manifest (what the transfer returns with ``archive_record=True``),
     the manifest must name this transcript and every file it lists must be there with the size it
-    records. Without ``archive_uri`` the transcript is deleted unchecked.
+    records. An archive in another store (``file://``, ``gs://``, ...) keeps no transcript id on its
+    files, so there ``archive_uri`` must be a record's manifest. Without ``archive_uri`` the
+    transcript is deleted unchecked.
 
     Deleting a transcript that is already deleted succeeds (a retried task is harmless); an id
     AssemblyAI never knew fails without retries.
@@ -41,6 +44,8 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
         (templated; percent-escapes are decoded). None deletes without checking.
     :param aws_conn_id: Airflow connection to AWS, to read the archived object.
     :param assemblyai_conn_id: Airflow connection of type ``assemblyai``.
+    :param archive_conn_id: Airflow connection of an archive outside S3 (the ``conn_id`` of its
+        ``ObjectStoragePath``); None for ``file://`` or a store that needs none.
     """
 
     template_fields: Sequence[str] = ("transcript_id", "archive_uri")
@@ -53,6 +58,7 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
         archive_uri: str | None = None,
         aws_conn_id: str | None = "aws_default",
         assemblyai_conn_id: str = AssemblyAIHook.default_conn_name,
+        archive_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -60,6 +66,7 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
         self.archive_uri = archive_uri
         self.aws_conn_id = aws_conn_id
         self.assemblyai_conn_id = assemblyai_conn_id
+        self.archive_conn_id = archive_conn_id
 
     @cached_property
     def hook(self) -> AssemblyAIHook:
@@ -85,6 +92,10 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
         """Raise unless the archive holds this transcript's redacted audio."""
         from botocore.exceptions import ClientError
 
+        text = str(self.archive_uri).strip()
+        if "://" in text and not text.startswith("s3://"):
+            self._check_record_elsewhere(transcript_id, text)
+            return
         bucket, key = parse_archive_uri(self.archive_uri)
         where = f"s3://{bucket}/{key}"
         try:
@@ -119,6 +130,30 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
                 "archive_uri at its archive."
             )
         self.log.info("%s holds the audio of transcript %s (%s bytes).", where, transcript_id, found.size)
+
+    def _check_record_elsewhere(self, transcript_id: str, uri: str) -> None:
+        """Raise unless ``uri`` is the complete record of this transcript in a store outside S3."""
+        store = ObjectStorageRecordStore(conn_id=self.archive_conn_id)
+        if store.find(uri) is None:
+            raise AssemblyAIFinalError(
+                f"Transcript {transcript_id} was not deleted: there is nothing at {uri} (archive_uri), so "
+                "its redacted audio may exist only at AssemblyAI. Archive it first."
+            )
+        try:
+            manifest = verify_record(store, uri, transcript_id)
+        except AssemblyAIError as exc:
+            raise AssemblyAIFinalError(
+                f"Transcript {transcript_id} was not deleted: {exc} Outside S3 the archived files keep no "
+                "transcript id, so only a record's manifest shows whose audio they hold: archive with "
+                "archive_record=True and pass the manifest URI the transfer returned (or archive_uri=None "
+                "to delete unchecked)."
+            ) from None
+        self.log.info(
+            "%s is the complete record of transcript %s (%s).",
+            uri,
+            transcript_id,
+            ", ".join(sorted(manifest.files)),
+        )
 
 
 def _is_manifest(head: dict[str, Any]) -> bool:

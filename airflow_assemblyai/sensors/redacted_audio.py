@@ -33,8 +33,11 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
     """Wait until a transcript's redacted audio is ``redacted_audio_ready``.
 
     Works in ``poke``, ``reschedule`` and deferrable mode; deferred, it pokes once first so a ready
-    transcript costs no deferral. Returns ``{"transcript_id": ..., "audio_format": "mp3"|"wav"}``
-    (never the pre-signed URL, which the transfer fetches fresh).
+    transcript costs no deferral. With ``do_xcom_push=False``, a deferred wait that ends ready is
+    finished by the triggerer itself (no worker resumes it; errors and timeouts still resume, to be
+    reported here). Returns
+    ``{"transcript_id": ..., "audio_format": "mp3"|"wav"}`` (never the pre-signed URL, which the
+    transfer fetches fresh).
 
     A final answer (wrong key, unknown or failed transcript, redaction never requested, file
     expired) fails the task at once without retries. ``soft_fail`` and ``never_fail`` keep
@@ -109,6 +112,8 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
                 poll_interval=self.poke_interval,
                 end_time=time.time() + self.timeout,
                 audio_format=audio_format,
+                # The triggerer can end the task itself only when it has no XCom to hand over.
+                end_from_trigger=not self.do_xcom_push,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
@@ -122,6 +127,7 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
                 f"The trigger sent an event for another transcript or none at all: {event!r}"
             )
         status = event.get("status")
+        self.log.info("Transcript %s: resumed after the trigger's %s event", transcript_id, status)
         if status == "success" and event.get("audio_format") in ("mp3", "wav"):
             return {"transcript_id": transcript_id, "audio_format": str(event["audio_format"])}
         if status == "timeout":

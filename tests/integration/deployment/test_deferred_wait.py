@@ -23,17 +23,34 @@ pytestmark = pytest.mark.deployment
 DAG_ID = "deployment_redacted_audio_wait"
 DAG_FILE = textwrap.dedent(f'''
 import pendulum
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
 
-with DAG("{DAG_ID}", schedule=None, start_date=pendulum.datetime(2026, 1, 1), params={{"tid": ""}}):
-    AssemblyAIRedactedAudioSensor(
+START = pendulum.datetime(2026, 1, 1)
+with DAG("{DAG_ID}", schedule=None, start_date=START, params={{"tid": "", "tid2": ""}}):
+    wait = AssemblyAIRedactedAudioSensor(
         task_id="wait",
         transcript_id="{{{{ params.tid }}}}",
         deferrable=True,
         poke_interval=1,
         timeout=180,
     )
+    AssemblyAIRedactedAudioSensor(
+        task_id="wait_without_xcom",
+        transcript_id="{{{{ params.tid2 }}}}",
+        deferrable=True,
+        poke_interval=1,
+        timeout=180,
+        do_xcom_push=False,
+    )
+
+    @task
+    def use(value):
+        print("downstream got", type(value).__name__, value)
+        if not isinstance(value, dict) or value.get("audio_format") != "mp3":
+            raise ValueError(f"the wait's XCom is {{value!r}}")
+
+    use(wait.output)
 ''')
 
 
@@ -48,28 +65,53 @@ def deployment(tmp_path: Path, emulator: Emulator) -> Iterator[Deployment]:
 
 def test_deferred_wait_is_finished_by_the_triggerer(deployment: Deployment, emulator: Emulator) -> None:
     # Ready after six 202s: the pre-deferral poke sees one, the triggerer polls through the rest.
-    tid = emulator.add_transcript(
-        params={"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]},
-        faults=Faults(render_polls=6),
-    )
+    params = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
+    tid, tid2 = (emulator.add_transcript(params=params, faults=Faults(render_polls=6)) for _ in range(2))
 
     deployment.wait_for_dag(DAG_ID)
-    deployment.airflow("dags", "trigger", DAG_ID, "-c", json.dumps({"tid": tid}))
+    deployment.airflow("dags", "trigger", DAG_ID, "-c", json.dumps({"tid": tid, "tid2": tid2}))
 
-    states: list[str | None] = []
+    states: dict[str, list[str | None]] = {"wait": [], "wait_without_xcom": [], "use": []}
 
     def finished() -> bool:
-        state = deployment.task_states(DAG_ID).get(("wait", -1))
-        if not states or states[-1] != state:
-            states.append(state)
-        return state in ("success", "failed", "skipped", "upstream_failed")
+        now = deployment.task_states(DAG_ID)
+        for task_id, seen in states.items():
+            if not seen or seen[-1] != now.get((task_id, -1)):
+                seen.append(now.get((task_id, -1)))
+        return all(
+            seen[-1] in ("success", "failed", "skipped", "upstream_failed") for seen in states.values()
+        )
 
-    deployment.wait_until(finished, 240, "the sensor to finish")
-    assert states[-1] == "success", (states, deployment.log("triggerer")[-3000:])
-    assert "deferred" in states, states
-    task_logs = "".join(p.read_text(errors="replace") for p in (deployment.home / "logs").rglob("*.log"))
-    # The triggerer ran the wait and wrote its lines into the task's log.
-    assert f"Trigger: waiting for transcript {tid} through the account's shared poller" in task_logs
-    assert f"Trigger: transcript {tid} has its redacted audio ready" in task_logs, task_logs[-3000:]
-    polls = emulator.count("GET", f"/v2/transcript/{tid}/redacted-audio")
-    assert polls == 7  # one poke before deferring, six by the trigger (the last one ready)
+    deployment.wait_until(finished, 240, "the sensors and the task downstream to finish")
+    assert [seen[-1] for seen in states.values()] == ["success"] * 3, (
+        states,
+        deployment.log("triggerer")[-3000:],
+    )
+    assert "deferred" in states["wait"], states
+    assert "deferred" in states["wait_without_xcom"], states
+    logs = {task_id: task_log(deployment, task_id) for task_id in states}
+    for task_id, transcript_id in (("wait", tid), ("wait_without_xcom", tid2)):
+        # The triggerer ran the wait and wrote its lines into the task's log.
+        assert (
+            f"Trigger: waiting for transcript {transcript_id} through the account's shared poller"
+            in logs[task_id]
+        )
+        assert f"Trigger: transcript {transcript_id} has its redacted audio ready" in logs[task_id], logs[
+            task_id
+        ]
+        polls = emulator.count("GET", f"/v2/transcript/{transcript_id}/redacted-audio")
+        assert polls == 7  # one poke before deferring, six by the trigger (the last one ready)
+    # With an XCom to hand over, a worker resumes the sensor, and the task downstream reads the dict.
+    assert "resumed after the trigger's success event" in logs["wait"]
+    assert f"downstream got dict {{'transcript_id': '{tid}', 'audio_format': 'mp3'}}" in logs["use"], logs[
+        "use"
+    ]
+    # Without one, the triggerer ends the task itself: no worker resumes it.
+    assert "Trigger: ending the task from the triggerer" in logs["wait_without_xcom"]
+    assert "resumed after the trigger" not in logs["wait_without_xcom"]
+
+
+def task_log(deployment: Deployment, task_id: str) -> str:
+    """Return every log line written for ``task_id`` (worker and triggerer)."""
+    files = (deployment.home / "logs").rglob(f"task_id={task_id}/*.log")
+    return "".join(path.read_text(errors="replace") for path in files)

@@ -10,6 +10,7 @@ import pytest
 from airflow.sdk import Context, ObjectStoragePath
 
 from airflow_assemblyai.exceptions import AssemblyAIFinalError, RedactedAudioIntegrityError
+from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.transfers.record import ALLOWED_FIELDS
 from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
@@ -132,3 +133,56 @@ def test_the_record_to_memory_commits_only_whole_files(
     with pytest.raises(RedactedAudioIntegrityError):
         run(to("memory://archive/calls/b.wav", cut, max_download_attempts=1))
     assert not any("/b." in path for path in memory_store.store)
+
+
+def test_a_rerun_to_memory_writes_nothing_twice_and_another_file_is_left_untouched(
+    emulator_connection: Emulator, memory_store: Any
+) -> None:
+    tid = emulator_connection.add_transcript(params=PARAMS)
+    run(to("memory://archive/a.wav", tid))
+    before = {path: memory_store.info(path)["created"] for path in memory_store.store}
+    downloads = sum(1 for r in emulator_connection.requests if r.kind == "download")
+
+    run(to("memory://archive/a.wav", tid))
+
+    assert {path: memory_store.info(path)["created"] for path in memory_store.store} == before
+    assert sum(1 for r in emulator_connection.requests if r.kind == "download") == downloads
+    other = emulator_connection.add_transcript(params=PARAMS)
+    memory_store.pipe("/archive/b.wav", b"RIFF someone else's audio")
+    with pytest.raises(AssemblyAIFinalError, match="left untouched"):
+        run(to("memory://archive/b.wav", other))
+    assert memory_store.cat("/archive/b.wav") == b"RIFF someone else's audio"
+    assert not any("/b." in path and not path.endswith("b.wav") for path in memory_store.store)
+
+
+def test_the_purge_of_a_file_archive_needs_its_complete_record(
+    emulator_connection: Emulator, tmp_path: Path
+) -> None:
+    tid, other = (emulator_connection.add_transcript(params=PARAMS) for _ in range(2))
+    manifest = run(to(f"file://{tmp_path}/a.wav", tid))
+    run(to(f"file://{tmp_path}/b.wav", other))
+
+    def purge(archive_uri: str) -> None:
+        AssemblyAIDeleteTranscriptOperator(
+            task_id="delete", transcript_id=tid, archive_uri=archive_uri
+        ).execute(cast("Context", {}))
+
+    refusals = {
+        f"file://{tmp_path}/a.wav": "only a record's manifest",  # audio alone keeps no transcript id
+        f"file://{tmp_path}/b.manifest.json": f"record of transcript {other}",
+        f"file://{tmp_path}/nothing.manifest.json": "there is nothing at",
+    }
+    for archive_uri, reason in refusals.items():
+        with pytest.raises(AssemblyAIFinalError, match=reason):
+            purge(archive_uri)
+    (tmp_path / "a.vtt").unlink()  # a record that lost a file
+    with pytest.raises(AssemblyAIFinalError, match=r"a\.vtt is missing"):
+        purge(manifest)
+    assert not emulator_connection.deleted(tid)
+
+    (tmp_path / "a.manifest.json").unlink()  # as a killed attempt leaves it: no manifest yet
+    with pytest.raises(AssemblyAIFinalError, match="there is nothing at"):
+        purge(manifest)
+    run(to(f"file://{tmp_path}/a.wav", tid))  # the re-run completes the record
+    purge(manifest)
+    assert emulator_connection.deleted(tid)

@@ -222,9 +222,8 @@ async def test_a_slow_list_scan_does_not_turn_listed_waits_into_direct_checks(
 async def test_a_wait_that_brings_its_audio_format_is_never_read_only_asked(emulator: Emulator) -> None:
     # As the sensor defers: its inline poke just read the transcript, so the trigger carries the
     # format and the poller goes straight to the redacted-audio endpoint once the list says done.
-    wav = emulator.add_transcript(
-        status="processing", params={**REDACT, "redact_pii_audio_quality": "wav"}, faults=Faults(render_polls=1)
-    )
+    wav_params = {**REDACT, "redact_pii_audio_quality": "wav"}
+    wav = emulator.add_transcript(status="processing", params=wav_params, faults=Faults(render_polls=1))
     never_requested = emulator.add_transcript(status="processing", params={"redact_pii": False})
     unknown_format = emulator.add_transcript(status="processing", params=REDACT)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 
 import pytest
+from airflow.triggers.base import TaskSuccessEvent
 
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.triggers.redacted_audio import AssemblyAIRedactedAudioTrigger
@@ -123,3 +125,26 @@ async def test_the_first_poll_waits_one_interval_after_deferral(emulator: Emulat
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
+
+
+async def test_in_a_triggerer_a_ready_wait_can_end_the_task_and_errors_still_resume(
+    emulator: Emulator,
+) -> None:
+    ready = emulator.add_transcript(params={**REDACT, "redact_pii_audio_quality": "wav"})
+    failed = emulator.add_transcript(status="error", params=REDACT, faults=Faults(error="Audio is silent"))
+    bound = SimpleNamespace(task_id="wait")  # what a triggerer sets; dag.test() sets none
+
+    def ending(tid: str, task_instance: object) -> AssemblyAIRedactedAudioTrigger:
+        trigger = trigger_for(tid)
+        trigger.end_from_trigger = True
+        trigger.task_instance = task_instance  # type: ignore[assignment]
+        return trigger
+
+    [ended] = [event async for event in ending(ready, bound).run()]
+    assert isinstance(ended, TaskSuccessEvent)
+    assert ended.xcoms is None
+    [error] = [event async for event in ending(failed, bound).run()]
+    assert not isinstance(error, TaskSuccessEvent)
+    assert error.payload["error_type"] == "TranscriptFailedError"  # the sensor resumes to report it
+    inline = await events_of(ending(ready, None))
+    assert inline == [{"status": "success", "transcript_id": ready, "audio_format": "wav"}]

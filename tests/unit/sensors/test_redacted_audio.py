@@ -23,6 +23,7 @@ def test_trigger_serialization_round_trip() -> None:
         poll_interval=12.5,
         end_time=1_900_000_000.25,
         audio_format="wav",
+        end_from_trigger=True,
     )
     path, kwargs = trigger.serialize()
     assert path == "airflow_assemblyai.triggers.redacted_audio.AssemblyAIRedactedAudioTrigger"
@@ -34,10 +35,12 @@ def test_trigger_serialization_round_trip() -> None:
         "poll_interval": 12.5,
         "end_time": 1_900_000_000.25,
         "audio_format": "wav",
+        "end_from_trigger": True,
     }
-    # A trigger serialized before audio_format existed still rebuilds.
-    del kwargs["audio_format"]
-    assert AssemblyAIRedactedAudioTrigger(**kwargs).audio_format is None
+    # A trigger serialized by an earlier release still rebuilds, resuming on a worker as it did.
+    del kwargs["audio_format"], kwargs["end_from_trigger"]
+    earlier = AssemblyAIRedactedAudioTrigger(**kwargs)
+    assert (earlier.audio_format, earlier.end_from_trigger) == (None, False)
 
 
 def test_jitter_stays_within_ten_percent() -> None:
