@@ -66,10 +66,14 @@ def test_every_wait_resumes_after_the_triggerer_is_killed_and_each_recording_is_
         deployment.airflow("dags", "trigger", DAG_ID, "-c", json.dumps(conf))
 
         def polls() -> Counter[str]:
+            """Count each transcript's reads and redacted-audio asks."""
             return Counter(
                 r.transcript_id
                 for r in list(emulator.requests)
-                if r.method == "GET" and r.transcript_id and r.path == f"/v2/transcript/{r.transcript_id}"
+                if r.method == "GET"
+                and r.transcript_id
+                and r.path
+                in (f"/v2/transcript/{r.transcript_id}", f"/v2/transcript/{r.transcript_id}/redacted-audio")
             )
 
         def listings() -> int:
@@ -111,7 +115,15 @@ def test_every_wait_resumes_after_the_triggerer_is_killed_and_each_recording_is_
     waits = {i: s for (t, i), s in states.items() if t == "recording.wait"}
     assert waits == dict.fromkeys(range(RECORDINGS), "success")
     after_restart = polls() - before_restart
-    assert set(after_restart) == set(before_restart)  # each wait was polled again: it resumed
+    assert set(after_restart) == set(before_restart)  # each transcript was asked about again
+    # Nothing was ready before the kill, so only the new triggerer can have seen each one ready.
+    wait_logs = "".join(
+        path.read_text(errors="replace")
+        for path in (deployment.home / "logs").rglob("*.log")
+        if "task_id=recording.wait" in str(path)
+    )
+    for transcript_id in before_restart:
+        assert f"Trigger: transcript {transcript_id} has its redacted audio ready" in wait_logs
 
     versions = s3.list_object_versions(Bucket=s3_bucket).get("Versions", [])
     assert Counter(v["Key"] for v in versions) == {
