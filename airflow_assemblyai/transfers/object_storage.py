@@ -71,6 +71,9 @@ def write_whole(
     try:
         while chunk := source.read(chunk_size):
             handle.write(chunk)
+        # As fsspec's transactions do: close() sends what is buffered without committing it
+        # (gcsfs finalises nothing before commit() and cannot commit an unflushed file).
+        handle.close()
         if create_only and path.exists():
             handle.discard()
             return False

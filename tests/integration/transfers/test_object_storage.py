@@ -1,8 +1,13 @@
-"""The same record pipeline to file://, memory:// and s3:// given as ObjectStoragePath."""
+"""The same record pipeline to file://, memory://, gs:// (an emulator) and s3:// as ObjectStoragePath."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -12,6 +17,7 @@ from airflow.sdk import Context, ObjectStoragePath
 from airflow_assemblyai.exceptions import AssemblyAIFinalError, RedactedAudioIntegrityError
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.testing.emulator import Emulator, Faults
+from airflow_assemblyai.testing.loopback import LOOPBACK, free_port, wait_for_port
 from airflow_assemblyai.transfers.record import ALLOWED_FIELDS
 from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
 
@@ -36,8 +42,34 @@ def run(operator: AssemblyAIRedactedAudioToS3Operator) -> str:
     return operator.execute(cast("Context", {}))
 
 
-@pytest.fixture
-def memory_store() -> Any:
+class Store:
+    """One fsspec store attached to Airflow's object-storage layer for a test: where and how to look."""
+
+    def __init__(self, protocol: str, fs: Any, root: str, conn_id: str | None = None) -> None:
+        self.protocol, self.fs, self.root, self.conn_id = protocol, fs, root, conn_id
+
+    def uri(self, name: str) -> str:
+        at = f"{self.conn_id}@" if self.conn_id else ""
+        return f"{self.protocol}://{at}{self.root.lstrip('/')}/{name}"
+
+    def names(self) -> set[str]:
+        self.fs.invalidate_cache()
+        return {path.rsplit("/", 1)[-1] for path in self.fs.find(self.root)}
+
+    def cat(self, name: str) -> bytes:
+        return bytes(self.fs.cat(f"{self.root}/{name}"))
+
+    def put(self, name: str, data: bytes) -> None:
+        self.fs.pipe(f"{self.root}/{name}", data)
+
+    def versions(self) -> dict[str, object]:
+        """Return what changes when a file is written again (creation time, GCS generation)."""
+        self.fs.invalidate_cache()
+        key = "generation" if self.protocol == "gs" else "created"
+        return {path: self.fs.info(path)[key] for path in self.fs.find(self.root)}
+
+
+def memory_store() -> Store:
     """Attach a fresh fsspec memory filesystem as Airflow's ``memory://`` store."""
     from airflow.sdk.io import attach
     from fsspec.implementations.memory import MemoryFileSystem
@@ -45,7 +77,42 @@ def memory_store() -> Any:
     fs = MemoryFileSystem()
     fs.store.clear()
     attach("memory", fs=fs)
-    return fs
+    return Store("memory", fs, "/archive")
+
+
+@contextlib.contextmanager
+def gcs_store() -> Iterator[Store]:
+    """Run gcp-storage-emulator (a GCS JSON API server) on 127.0.0.1; attach it as ``gs://``."""
+    # gcsfs would otherwise probe each bucket's type over gRPC, which the emulator does not serve.
+    os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+    import gcsfs
+    from airflow.sdk.io import attach
+
+    port = free_port()
+    args = [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", LOOPBACK, "--port", str(port)]
+    process = subprocess.Popen([*args, "--in-memory"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process, "the GCS emulator")
+        fs = gcsfs.GCSFileSystem(endpoint_url=f"http://{LOOPBACK}:{port}", token="anon", project="test")
+        fs.mkdir("archive")
+        # Under a connection id, as a deployment names its GCS connection in the URI (one per
+        # emulator: Airflow keeps the first store attached under a name).
+        conn_id = f"gcs_emulator_{port}"
+        attach("gs", conn_id=conn_id, fs=fs)
+        yield Store("gs", fs, "archive", conn_id=conn_id)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(params=["memory", "gs"])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """Each store written through ``autocommit=False``: fsspec's memory store and a GCS emulator."""
+    if request.param == "memory":
+        yield memory_store()
+        return
+    with gcs_store() as gcs:
+        yield gcs
 
 
 def test_the_same_record_to_file_and_to_s3_as_object_storage_paths(
@@ -118,41 +185,39 @@ def test_another_file_at_the_destination_is_left_untouched(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav"]
 
 
-def test_the_record_to_memory_commits_only_whole_files(
-    emulator_connection: Emulator, memory_store: Any
-) -> None:
+def test_the_record_commits_only_whole_files(emulator_connection: Emulator, store: Store) -> None:
     tid = emulator_connection.add_transcript(params=PARAMS)
-    assert run(to("memory://archive/calls/a.wav", tid)) == "memory:///archive/calls/a.manifest.json"
-    stored = {path.rsplit("/", 1)[-1] for path in memory_store.store}
-    assert stored == {f"a{s}" for s in SUFFIXES}
-    assert memory_store.cat("/archive/calls/a.wav") == emulator_connection.redacted_audio(tid)
+    manifest = run(to(store.uri("calls-a.wav"), tid))
+    assert manifest.endswith("/calls-a.manifest.json")
+    assert store.names() == {f"calls-a{s}" for s in SUFFIXES}
+    assert store.cat("calls-a.wav") == emulator_connection.redacted_audio(tid)
 
     cut = emulator_connection.add_transcript(
         params=PARAMS, faults=Faults(unknown_length=True, short_body_after=5000, short_bodies=99)
     )
     with pytest.raises(RedactedAudioIntegrityError):
-        run(to("memory://archive/calls/b.wav", cut, max_download_attempts=1))
-    assert not any("/b." in path for path in memory_store.store)
+        run(to(store.uri("calls-b.wav"), cut, max_download_attempts=1))
+    assert not any(name.startswith("calls-b") for name in store.names())
 
 
-def test_a_rerun_to_memory_writes_nothing_twice_and_another_file_is_left_untouched(
-    emulator_connection: Emulator, memory_store: Any
+def test_a_rerun_writes_nothing_twice_and_another_file_is_left_untouched(
+    emulator_connection: Emulator, store: Store
 ) -> None:
     tid = emulator_connection.add_transcript(params=PARAMS)
-    run(to("memory://archive/a.wav", tid))
-    before = {path: memory_store.info(path)["created"] for path in memory_store.store}
+    run(to(store.uri("a.wav"), tid))
+    before = store.versions()
     downloads = sum(1 for r in emulator_connection.requests if r.kind == "download")
 
-    run(to("memory://archive/a.wav", tid))
+    run(to(store.uri("a.wav"), tid))
 
-    assert {path: memory_store.info(path)["created"] for path in memory_store.store} == before
+    assert store.versions() == before
     assert sum(1 for r in emulator_connection.requests if r.kind == "download") == downloads
     other = emulator_connection.add_transcript(params=PARAMS)
-    memory_store.pipe("/archive/b.wav", b"RIFF someone else's audio")
+    store.put("b.wav", b"RIFF someone else's audio")
     with pytest.raises(AssemblyAIFinalError, match="left untouched"):
-        run(to("memory://archive/b.wav", other))
-    assert memory_store.cat("/archive/b.wav") == b"RIFF someone else's audio"
-    assert not any("/b." in path and not path.endswith("b.wav") for path in memory_store.store)
+        run(to(store.uri("b.wav"), other))
+    assert store.cat("b.wav") == b"RIFF someone else's audio"
+    assert {name for name in store.names() if name.startswith("b.")} == {"b.wav"}
 
 
 def test_the_purge_of_a_file_archive_needs_its_complete_record(
