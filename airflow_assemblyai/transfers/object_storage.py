@@ -71,18 +71,26 @@ def write_whole(
     try:
         while chunk := source.read(chunk_size):
             handle.write(chunk)
-        # As fsspec's transactions do: close() sends what is buffered without committing it
-        # (gcsfs finalises nothing before commit() and cannot commit an unflushed file).
-        handle.close()
         if create_only and path.exists():
-            handle.discard()
+            _abandon(handle)
             return False
+        # As fsspec's transactions do: close() sends what is buffered, then commit() finalises it
+        # (gcsfs cannot commit a file it has not flushed). The source was read, so verified, whole.
+        handle.close()
         handle.commit()
     except BaseException:
-        with contextlib.suppress(Exception):
-            handle.discard()
+        _abandon(handle)
         raise
     return True
+
+
+def _abandon(handle: Any) -> None:
+    """Throw away an uncommitted file, and keep a later ``close()`` (by the garbage collector
+    too) from flushing it: some stores commit on the final flush whatever ``autocommit`` says."""
+    with contextlib.suppress(Exception):
+        handle.discard()
+    with contextlib.suppress(Exception):
+        handle.closed = True
 
 
 def _write_local(final: str, source: _Readable, *, create_only: bool, chunk_size: int) -> bool:
