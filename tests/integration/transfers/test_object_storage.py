@@ -1,4 +1,4 @@
-"""The same record pipeline to file://, memory://, gs:// (an emulator) and s3:// as ObjectStoragePath."""
+"""One record pipeline to file://, memory://, gs:// and abfs:// (emulators), s3:// as ObjectStoragePath."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ class Store:
     def versions(self) -> dict[str, object]:
         """Return what changes when a file is written again (creation time, GCS generation)."""
         self.fs.invalidate_cache()
-        key = "generation" if self.protocol == "gs" else "created"
+        key = {"gs": "generation", "abfs": "etag"}.get(self.protocol, "created")
         return {path: self.fs.info(path)[key] for path in self.fs.find(self.root)}
 
 
@@ -105,14 +105,59 @@ def gcs_store() -> Iterator[Store]:
         process.wait(timeout=30)
 
 
-@pytest.fixture(params=["memory", "gs"])
+#: Azurite's development account: its documented, public well-known key.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+AZURITE = Path(__file__).parents[2] / "emulators" / "node_modules" / ".bin" / "azurite-blob"
+
+
+@contextlib.contextmanager
+def azure_store() -> Iterator[Store]:
+    """Run Azurite's blob service on 127.0.0.1; attach it (through adlfs) as ``abfs://``."""
+    from adlfs import AzureBlobFileSystem
+    from airflow.sdk.io import attach
+
+    if not AZURITE.exists():
+        raise RuntimeError(
+            f"{AZURITE} is missing: ./scripts/test installs Azurite with npm (tests/emulators/package.json)."
+        )
+    port = free_port()
+    args = [
+        str(AZURITE),
+        "--blobHost",
+        LOOPBACK,
+        "--blobPort",
+        str(port),
+        "--inMemoryPersistence",
+        "--silent",
+        "--skipApiVersionCheck",  # the Azure SDK may speak an API version newer than this Azurite's
+    ]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process, "Azurite")
+        fs = AzureBlobFileSystem(
+            connection_string=(
+                f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+                f"BlobEndpoint=http://{LOOPBACK}:{port}/{AZURITE_ACCOUNT};"
+            )
+        )
+        fs.mkdir("archive")
+        conn_id = f"azurite_{port}"
+        attach("abfs", conn_id=conn_id, fs=fs)
+        yield Store("abfs", fs, "archive", conn_id=conn_id)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(params=["memory", "gs", "abfs"])
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    """Each store written through ``autocommit=False``: fsspec's memory store and a GCS emulator."""
+    """Each store written through fsspec: its memory store, a GCS emulator and Azurite."""
     if request.param == "memory":
         yield memory_store()
         return
-    with gcs_store() as gcs:
-        yield gcs
+    with gcs_store() if request.param == "gs" else azure_store() as emulated:
+        yield emulated
 
 
 def test_the_same_record_to_file_and_to_s3_as_object_storage_paths(
