@@ -33,11 +33,10 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
     """Wait until a transcript's redacted audio is ``redacted_audio_ready``.
 
     Works in ``poke``, ``reschedule`` and deferrable mode; deferred, it pokes once first so a ready
-    transcript costs no deferral. With ``do_xcom_push=False``, a deferred wait that ends ready is
-    finished by the triggerer itself (no worker resumes it; errors and timeouts still resume, to be
-    reported here). Returns
-    ``{"transcript_id": ..., "audio_format": "mp3"|"wav"}`` (never the pre-signed URL, which the
-    transfer fetches fresh).
+    transcript costs no deferral. Returns ``{"transcript_id": ..., "audio_format": "mp3"|"wav"}``
+    (never the pre-signed URL, which the transfer fetches fresh). With ``do_xcom_push=False``, a
+    deferred wait that ends ready is finished by the triggerer itself: no worker resumes it
+    (errors and timeouts still resume, to be reported here).
 
     A final answer (wrong key, unknown or failed transcript, redaction never requested, file
     expired) fails the task at once without retries. ``soft_fail`` and ``never_fail`` keep
