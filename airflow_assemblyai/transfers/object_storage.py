@@ -6,6 +6,8 @@ a cut stream would become a short file. Here nothing becomes visible before the 
 * ``file://``: the bytes go to a temporary name in the same directory, are flushed to disk, and are
   then linked to the final name (``os.link`` refuses an existing name, so create-only is atomic) or
   renamed over it (``replace``); the temporary name is removed whatever happens.
+* ``memory://``: fsspec's memory store shows a file from ``open()`` on, whatever ``autocommit``
+  says, so the bytes go to a temporary name and are moved to the final one after verification.
 * other stores: the file is opened with ``autocommit=False`` and committed only after the last byte
   was read and verified, discarded on any error. Create-only is a check right before the commit,
   not atomic across concurrent writers.
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 #: Bytes read from the source and written per step: the memory a copy holds, besides the store's buffer.
 CHUNK_SIZE = 8 * 1024 * 1024
 _PARTIAL = ".partial"
+#: Stores whose files are visible from ``open()`` on, ``autocommit=False`` or not (fsspec's memory store).
+SHOWN_ON_OPEN = frozenset({"memory"})
 
 
 class _Readable(Protocol):
@@ -61,6 +65,8 @@ def write_whole(
         return _write_local(str(path.path), source, create_only=create_only, chunk_size=chunk_size)
     if create_only and path.exists():
         return False
+    if path.protocol in SHOWN_ON_OPEN:
+        return _write_then_move(path, source, create_only=create_only, chunk_size=chunk_size)
     handle: Any = path.fs.open(path.path, "wb", autocommit=False)
     if not hasattr(handle, "commit"):
         handle.close()
@@ -91,6 +97,26 @@ def _abandon(handle: Any) -> None:
         handle.discard()
     with contextlib.suppress(Exception):
         handle.closed = True
+
+
+def _write_then_move(
+    path: ObjectStoragePath, source: _Readable, *, create_only: bool, chunk_size: int
+) -> bool:
+    """Write to a temporary sibling name, then move it to ``path`` once the source was read whole."""
+    fs, final = path.fs, str(path.path)
+    directory, _, name = final.rpartition("/")
+    temporary = f"{directory}/.{name}.{uuid.uuid4().hex}{_PARTIAL}"
+    try:
+        with fs.open(temporary, "wb") as handle:
+            while chunk := source.read(chunk_size):
+                handle.write(chunk)
+        if create_only and fs.exists(final):
+            return False
+        fs.mv(temporary, final)
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm(temporary)
 
 
 def _write_local(final: str, source: _Readable, *, create_only: bool, chunk_size: int) -> bool:

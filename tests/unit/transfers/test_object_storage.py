@@ -86,3 +86,27 @@ def test_a_whole_copy_is_committed_once_and_a_taken_name_is_left_alone() -> None
     for leftover in fs.transaction.files:
         leftover.__del__()
     assert fs.visible == {"/a.wav": b"whole"}
+
+
+def test_on_memory_a_failed_copy_leaves_nothing_and_a_whole_one_lands_alone() -> None:
+    # fsspec's memory store shows a file from open() on, whatever autocommit says.
+    from airflow.sdk import ObjectStoragePath
+    from airflow.sdk.io import attach
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    fs = MemoryFileSystem()
+    attach("memory", conn_id="unit_memory", fs=fs)
+    path = ObjectStoragePath("memory://unit_memory@unit-write/a.wav")
+    failure = ""
+    try:
+        write_whole(path, CutShort(b"RIFF" + b"\0" * 100), create_only=True)
+    except OSError as exc:
+        failure = str(exc)
+    assert failure == "the download was cut short"
+    assert [name for name in fs.store if "/unit-write/" in name] == []
+
+    assert write_whole(path, io.BytesIO(b"whole"), create_only=True)
+    assert not write_whole(path, io.BytesIO(b"other"), create_only=True)
+    assert {name: fs.cat(name) for name in fs.store if "/unit-write/" in name} == {
+        "/unit-write/a.wav": b"whole"
+    }
