@@ -26,6 +26,7 @@ import copy
 import dataclasses
 import hashlib
 import hmac
+import os
 import random
 import secrets
 import shutil
@@ -367,6 +368,15 @@ class Emulator:
     def redacted_audio(self, transcript_id: str) -> bytes:
         """Return exactly the bytes the download URL serves."""
         return self.redacted_audio_path(transcript_id).read_bytes()
+
+    def corrupt_redacted_audio(self, transcript_id: str, offset: int) -> None:
+        """Flip one byte of the served file at ``offset`` (from the end when negative), keeping its
+        length and the ETag (the MD5 of the bytes as rendered): a download then fails its MD5 check."""
+        with self.redacted_audio_path(transcript_id).open("r+b") as handle:
+            handle.seek(offset, os.SEEK_END if offset < 0 else os.SEEK_SET)
+            byte = handle.read(1)
+            handle.seek(-1, os.SEEK_CUR)
+            handle.write(bytes([byte[0] ^ 0xFF]))
 
     def expire(self, transcript_id: str) -> None:
         """Make the redacted file gone, as after 24 hours."""

@@ -278,12 +278,7 @@ def _expired(emu: Emulator) -> str:
 
 def test_mismatching_md5_aborts_the_upload_mid_way(emu: Emulator, s3_bucket: str, s3: Any) -> None:
     tid = emu.add_transcript(params=WAV, faults=Faults(redacted_size_bytes=20 * MiB))
-    served = emu.redacted_audio_path(tid)  # rendered now, its ETag fixed
-    with served.open("r+b") as handle:  # corrupt one byte in the last part, length unchanged
-        handle.seek(18 * MiB)
-        byte = handle.read(1)
-        handle.seek(18 * MiB)
-        handle.write(bytes([byte[0] ^ 0xFF]))
+    emu.corrupt_redacted_audio(tid, 18 * MiB)  # one byte in the last part, length unchanged
     operator = transfer(transcript_id=tid, s3_bucket=s3_bucket, s3_key="a.wav", **ONE_PART_IN_MEMORY)
     calls = record_s3_calls(operator)
 
