@@ -32,14 +32,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the tests package holds the deployment helpers
 
-from airflow_assemblyai.testing.audio import synth_wav  # noqa: E402
-from airflow_assemblyai.testing.loopback import emulator_process, moto_process  # noqa: E402
+from airflow_assemblyai.testing.audio import write_call_recordings  # noqa: E402
+from airflow_assemblyai.testing.loopback import (  # noqa: E402
+    MOTO_CREDENTIALS_ENV,
+    aws_connection_env,
+    emulator_process,
+    moto_process,
+    moto_s3_client,
+)
 from tests.integration.airflow_deployment import Deployment, running  # noqa: E402
 
 KEY = "bench-key"
@@ -135,35 +140,21 @@ def main() -> int:
             stack.callback(shutil.rmtree, work, ignore_errors=True)
         emulator_url = stack.enter_context(emulator_process(api_key=KEY, processing_seconds=processing))
         moto_url = stack.enter_context(moto_process())
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        )
+        s3 = moto_s3_client(moto_url)
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        source = work / "calls"
-        source.mkdir()
-        for n in range(args.recordings):
-            (source / f"call-{n:04d}.wav").write_bytes(synth_wav(seconds=2.0 + n % 5))
+        source = write_call_recordings(work / "calls", args.recordings)
         dags = work / "dags"
         dags.mkdir()
         shutil.copy(REPO / "dags" / f"{BATCH_DAG}.py", dags)
         (dags / "baseline_empty_batch.py").write_text(BASELINE)
-        aws = {"endpoint_url": moto_url, "region_name": "us-east-1"}
         deployment = Deployment(
             work / "airflow-home",
             assemblyai_connection={"conn_type": "assemblyai", "password": KEY, "host": emulator_url},
             dags_folder=dags,
             env={
-                "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
-                    {"conn_type": "aws", "login": "bench", "password": "bench", "extra": aws}
-                ),
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_DEFAULT_REGION": "us-east-1",
+                **aws_connection_env(endpoint_url=moto_url),
+                **MOTO_CREDENTIALS_ENV,
                 "ASSEMBLYAI_EXAMPLE_POLL_SECONDS": str(args.poll_seconds),
                 "AIRFLOW__CORE__PARALLELISM": str(args.parallelism),
                 "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(args.parallelism * 4),

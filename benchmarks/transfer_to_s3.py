@@ -42,11 +42,13 @@ from typing import Any
 import httpx
 
 from airflow_assemblyai.testing.loopback import (
+    MOTO_CREDENTIALS_ENV,
     assemblyai_connection_env,
     aws_connection_env,
     connection_env,
     emulator_process,
     moto_process,
+    moto_s3_client,
 )
 
 MiB = 1024 * 1024
@@ -66,9 +68,7 @@ def child_env(moto: str, emulator: str, home: Path) -> dict[str, str]:
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
+            **MOTO_CREDENTIALS_ENV,
             "AWS_EC2_METADATA_DISABLED": "true",
             "PYTHONPATH": str(ROOT),
             **aws_connection_env(endpoint_url=moto),
@@ -109,15 +109,7 @@ def main() -> int:
         emulator_url = stack.enter_context(
             emulator_process(api_key=API_KEY, processing_seconds=0, storage_dir=storage)
         )
-        import boto3
-
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        s3 = moto_s3_client(moto_url)
         s3.create_bucket(Bucket=BUCKET)
         env = child_env(moto_url, emulator_url, workdir / "airflow-home")
         api = httpx.Client(base_url=emulator_url, headers={"Authorization": API_KEY}, timeout=600)

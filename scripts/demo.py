@@ -27,10 +27,12 @@ import boto3
 import httpx
 
 from airflow_assemblyai.testing.loopback import (
+    MOTO_CREDENTIALS_ENV,
     assemblyai_connection_env,
     aws_connection_env,
     emulator_process,
     moto_process,
+    moto_s3_client,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,33 +102,19 @@ def dry_run(conf: dict[str, str], api_key: str) -> int:
 
 def run_batch(count: int, bucket: str) -> int:
     """Run the batch example DAG over ``count`` generated recordings on the emulator and moto; report."""
-    from airflow_assemblyai.testing.audio import synth_wav
+    from airflow_assemblyai.testing.audio import write_call_recordings
 
     started = time.monotonic()
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aai-demo-")))
         env = airflow_env(work)
         emulator_url, moto_url = start_local_services(stack, work)
-        env.update(AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo", AWS_DEFAULT_REGION="us-east-1")
-        aws = {"endpoint_url": moto_url, "region_name": "us-east-1"}
-        env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-            {"conn_type": "aws", "login": "demo", "password": "demo", "extra": aws}
-        )
-        env["AIRFLOW_CONN_ASSEMBLYAI_DEFAULT"] = json.dumps(
-            {"conn_type": "assemblyai", "password": DEMO_KEY, "host": emulator_url}
-        )
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="demo",
-            aws_secret_access_key="demo",
-        )
+        env.update(MOTO_CREDENTIALS_ENV)
+        env.update(aws_connection_env(endpoint_url=moto_url))
+        env.update(assemblyai_connection_env(api_key=DEMO_KEY, base_url=emulator_url))
+        s3 = moto_s3_client(moto_url)
         s3.create_bucket(Bucket=bucket)
-        source = work / "calls"
-        source.mkdir()
-        for n in range(count):
-            (source / f"call-{n:04d}.wav").write_bytes(synth_wav(seconds=2.0 + n % 5))
+        source = write_call_recordings(work / "calls", count)
         print(f"demo: {count} recordings in {source}; emulator at {emulator_url}, local S3 at {moto_url}")
         log = work / "airflow.log"
         run_airflow(env, "db", "migrate", log=log)
@@ -198,17 +186,9 @@ def main() -> int:
         else:
             emulator_url, moto_url = start_local_services(stack, work)
             env.update(assemblyai_connection_env(api_key=DEMO_KEY, base_url=emulator_url))
-            env.update(
-                AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
-            )
+            env.update(MOTO_CREDENTIALS_ENV)
             env.update(aws_connection_env(endpoint_url=moto_url))
-            s3 = boto3.client(
-                "s3",
-                endpoint_url=moto_url,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
+            s3 = moto_s3_client(moto_url)
             s3.create_bucket(Bucket=args.bucket)
             print(f"demo: emulator at {emulator_url}, local S3 at {moto_url}")
 

@@ -32,6 +32,14 @@ def synth_wav(seconds: float = 3.0, rate: int = SAMPLE_RATE) -> bytes:
     return pcm_to_wav(b"".join(pieces)[: int(seconds * rate) * 2], rate)
 
 
+def write_call_recordings(folder: Path, count: int) -> Path:
+    """Create ``folder`` with ``count`` WAVs ``call-0000.wav``... of 2 to 6 s; return the folder."""
+    folder.mkdir(parents=True)
+    for n in range(count):
+        (folder / f"call-{n:04d}.wav").write_bytes(synth_wav(seconds=2.0 + n % 5))
+    return folder
+
+
 def pcm_to_wav(pcm: bytes, rate: int = SAMPLE_RATE) -> bytes:
     """Wrap mono 16-bit PCM in a WAV container."""
     buffer = io.BytesIO()

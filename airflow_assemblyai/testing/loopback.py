@@ -1,7 +1,8 @@
 """Free ports, Airflow connections and server processes on 127.0.0.1, for tests, the demo and benchmarks.
 
-Standard library only, so it loads in any environment that has the package, with or without the
-``[testing]`` extra (the emulator process it starts needs the extra in *that* interpreter).
+Standard library only at import, so it loads in any environment that has the package, with or
+without the ``[testing]`` extra (the emulator process it starts needs the extra in *that*
+interpreter); :func:`moto_s3_client` imports boto3, which the amazon provider brings.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ def assemblyai_connection_env(
     return connection_env(conn_id, **fields)
 
 
+#: What a moto server is given as credentials (it accepts any), as environment variables.
+MOTO_CREDENTIALS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
 def aws_connection_env(
     *, endpoint_url: str, conn_id: str = "aws_default", region_name: str = "us-east-1"
 ) -> dict[str, str]:
@@ -53,9 +62,22 @@ def aws_connection_env(
     return connection_env(
         conn_id,
         conn_type="aws",
-        login="testing",
-        password="testing",
+        login=MOTO_CREDENTIALS_ENV["AWS_ACCESS_KEY_ID"],
+        password=MOTO_CREDENTIALS_ENV["AWS_SECRET_ACCESS_KEY"],
         extra={"endpoint_url": endpoint_url, "region_name": region_name},
+    )
+
+
+def moto_s3_client(endpoint_url: str) -> Any:
+    """Return a boto3 S3 client for the S3 server at ``endpoint_url`` (a moto server)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=MOTO_CREDENTIALS_ENV["AWS_DEFAULT_REGION"],
+        aws_access_key_id=MOTO_CREDENTIALS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=MOTO_CREDENTIALS_ENV["AWS_SECRET_ACCESS_KEY"],
     )
 
 
