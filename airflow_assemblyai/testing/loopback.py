@@ -129,13 +129,24 @@ def emulator_process(
 
 
 @contextlib.contextmanager
-def moto_process(*, python: str = sys.executable, log: Path | None = None) -> Iterator[str]:
-    """Run moto's S3 server (``moto[server]`` must be installed) on a free port; yield its endpoint URL."""
-    port = free_port()
-    args = [python, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+def listening_process(
+    args: list[str], port: int, what: str, *, log: Path | None = None
+) -> Iterator[subprocess.Popen[Any]]:
+    """Run a server that listens on 127.0.0.1:``port``; yield it once it accepts connections, stop it
+    after. Its output goes to ``log`` (or nowhere)."""
     with contextlib.ExitStack() as stack:
         output = stack.enter_context(log.open("w")) if log else subprocess.DEVNULL
         process = subprocess.Popen(args, stdout=output, stderr=output)
         stack.callback(_stop, process)
-        wait_for_port(port, process, "the moto server")
+        wait_for_port(port, process, what)
+        yield process
+
+
+@contextlib.contextmanager
+def moto_process(*, python: str = sys.executable, log: Path | None = None) -> Iterator[str]:
+    """Run moto's S3 server (``moto[server]`` must be installed) on a free port; yield its endpoint URL."""
+    port = free_port()
+    with listening_process(
+        [python, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)], port, "the moto server", log=log
+    ):
         yield f"http://{LOOPBACK}:{port}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from airflow.sdk import Context, ObjectStoragePath
 from airflow_assemblyai.exceptions import AssemblyAIFinalError, RedactedAudioIntegrityError
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.testing.emulator import Emulator, Faults
-from airflow_assemblyai.testing.loopback import LOOPBACK, free_port, wait_for_port
+from airflow_assemblyai.testing.loopback import LOOPBACK, free_port, listening_process
 from airflow_assemblyai.transfers.record import ALLOWED_FIELDS
 from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
 
@@ -90,9 +89,7 @@ def gcs_store() -> Iterator[Store]:
 
     port = free_port()
     args = [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", LOOPBACK, "--port", str(port)]
-    process = subprocess.Popen([*args, "--in-memory"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, process, "the GCS emulator")
+    with listening_process([*args, "--in-memory"], port, "the GCS emulator"):
         fs = gcsfs.GCSFileSystem(endpoint_url=f"http://{LOOPBACK}:{port}", token="anon", project="test")
         fs.mkdir("archive")
         # Under a connection id, as a deployment names its GCS connection in the URI (one per
@@ -100,9 +97,6 @@ def gcs_store() -> Iterator[Store]:
         conn_id = f"gcs_emulator_{port}"
         attach("gs", conn_id=conn_id, fs=fs)
         yield Store("gs", fs, "archive", conn_id=conn_id)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 #: Azurite's development account: its documented, public well-known key.
@@ -132,9 +126,7 @@ def azure_store() -> Iterator[Store]:
         "--silent",
         "--skipApiVersionCheck",  # the Azure SDK may speak an API version newer than this Azurite's
     ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, process, "Azurite")
+    with listening_process(args, port, "Azurite"):
         fs = AzureBlobFileSystem(
             connection_string=(
                 f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
@@ -145,9 +137,6 @@ def azure_store() -> Iterator[Store]:
         conn_id = f"azurite_{port}"
         attach("abfs", conn_id=conn_id, fs=fs)
         yield Store("abfs", fs, "archive", conn_id=conn_id)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture(params=["memory", "gs", "abfs"])
