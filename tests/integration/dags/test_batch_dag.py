@@ -151,7 +151,7 @@ def put_marker(moto_server: str, bucket: str, key: str, transcript_id: str | Non
 
 
 def archive_by_hand(batch: dict[str, Any], emulator: Emulator, path: Path) -> str:
-    """Archive a completed transcript of ``path`` at its key, as an earlier run whose delete failed left it."""
+    """Archive a completed transcript of ``path`` at its key, as a run whose delete failed left it."""
     from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
 
     transcript_id = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
@@ -305,10 +305,14 @@ def test_a_source_folder_moved_is_recognised_and_nothing_is_submitted_again(
     first = dag_runner(dag, run_conf=batch)
 
     assert first.state == "success"
-    assert set(objects(moto_server, batch["bucket"])) == {
-        "redacted/call-0000.wav.redacted.mp3",
-        "redacted/team-a/call-0001.wav.redacted.mp3",
-    } == {archive_key(p, source) for p in paths}
+    assert (
+        set(objects(moto_server, batch["bucket"]))
+        == {
+            "redacted/call-0000.wav.redacted.mp3",
+            "redacted/team-a/call-0001.wav.redacted.mp3",
+        }
+        == {archive_key(p, source) for p in paths}
+    )
     moved = source.rename(source.parent / "moved-calls")
     emulator.requests.clear()
 
