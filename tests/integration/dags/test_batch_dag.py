@@ -239,13 +239,20 @@ def test_the_batch_purge_checks_the_archive_and_never_purges_on_a_transcript_id_
 
 
 @pytest.mark.usefixtures("batch_pool")
-def test_a_rerun_after_a_failed_wait_resumes_the_submitted_transcript_and_bills_nothing_twice(
-    batch: dict[str, Any], emulator: Emulator, moto_server: str, dag_runner: Callable[..., Any]
+@pytest.mark.parametrize("failing", ["wait", "archive"])
+def test_a_rerun_after_a_failed_wait_or_archive_resumes_the_transcript_and_bills_nothing_twice(
+    batch: dict[str, Any],
+    emulator: Emulator,
+    moto_server: str,
+    dag_runner: Callable[..., Any],
+    failing: str,
 ) -> None:
     source = Path(batch["source"])
     paths = add_recordings(source, 2)
-    # Each transcript's first request by id is refused for good: every wait fails.
-    emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1, api_errors=[400])
+    if failing == "wait":  # each transcript's first request by id is refused for good
+        emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1, api_errors=[400])
+    else:  # the file host serves an error page instead of the audio, on every attempt
+        emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1, substitute_body="html")
     dag = load_batch_dag().dag
 
     first = dag_runner(dag, run_conf=batch)
@@ -255,7 +262,11 @@ def test_a_rerun_after_a_failed_wait_resumes_the_submitted_transcript_and_bills_
     submitted = {r.transcript_id for r in emulator.requests if r.transcript_id}
     assert len(submitted) == 2
     assert audio_objects(objects(moto_server, batch["bucket"])) == {}
+    states = {ti.task_id: str(ti.state) for ti in first.get_task_instances()}
+    assert states[f"recording.{failing}"] == "failed"
     emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1)
+    for transcript_id in submitted:
+        emulator.set_faults(transcript_id, Faults())
     emulator.requests.clear()
 
     second = dag_runner(dag, run_conf=batch)
