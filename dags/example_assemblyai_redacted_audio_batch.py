@@ -1,8 +1,8 @@
 """Redact and archive every recording under a source location, once each, within AssemblyAI's rate limit.
 
 ``check_pool`` -> ``plan`` -> per recording (a mapped task group): ``transcribe`` -> ``wait``
-(deferrable) -> ``archive`` (to S3) -> ``delete`` (at AssemblyAI); ``purge`` (mapped) beside them;
-``summarize`` at the end, whatever happened before it.
+(deferrable) -> ``archive`` (to S3) -> ``delete`` (at AssemblyAI); ``find_unpurged`` -> ``purge``
+(mapped) beside them; ``summarize`` at the end, whatever happened before it.
 
 - **Source:** ``source`` is a local directory or an object-storage prefix (``s3://bucket/prefix/``,
   through ``source_conn_id``; S3 sources need ``s3fs``). Files with an audio suffix are recordings;

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_assemblyai.exceptions import AssemblyAIFinalError
+from airflow_assemblyai.exceptions import AssemblyAIFinalError, AssemblyAIInvalidInputError
 from airflow_assemblyai.transfers.archive import parse_archive_uri
 from airflow_assemblyai.transfers.s3_upload import explain_s3_error, s3_error_code
 
@@ -43,6 +43,11 @@ class SubmissionMarker:
 
     def __init__(self, uri: str, *, aws_conn_id: str | None = "aws_default") -> None:
         self.uri = str(uri).strip()
+        if not self.uri.startswith("s3://"):
+            raise AssemblyAIInvalidInputError(
+                f"submission_marker {self.uri[:200]!r} is not s3://bucket/key: name the S3 object that "
+                "records this audio's submission (for example beside its archive key)."
+            )
         self.bucket, self.key = parse_archive_uri(self.uri, field="submission_marker")
         self.aws_conn_id = aws_conn_id
 
