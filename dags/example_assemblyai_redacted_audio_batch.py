@@ -15,8 +15,8 @@
   whose wait or archive failed (no new upload, no new submission) and refuses one whose answer was lost.
   The marker is removed once the transcript is purged; an archived recording that still has one (its
   delete failed) is purged by the next run. Every purge checks the archive first (``archive_uri``).
-- Use one ``key_prefix`` per source: two sources with the same layout under one prefix would be taken
-  for one.
+- Use one ``key_prefix`` per source root: two sources with the same layout under one prefix would be
+  taken for one; a sub-folder run on its own needs ``key_prefix`` extended by the same sub-path.
 - **Only source paths travel in XCom**; each ``transcribe`` task uploads its recording itself, so no
   pre-signed URL is ever stored.
 - **Pool:** ``transcribe`` and ``archive`` run in the pool ``assemblyai`` (create it first:
@@ -29,7 +29,7 @@
   bytes, and fails the run when a recording failed (run it again: archived recordings are skipped,
   submitted ones resumed).
 - **At most ``[core] max_map_length`` recordings** (1,024 by default) to submit per run; more are refused
-  before anything is sent: split the source into smaller prefixes.
+  before anything is sent: split the source into smaller prefixes (and ``key_prefix`` alike).
 - ``wait`` and ``archive`` retry twice: a passing fault, or Airflow's race that can fail a deferred task
   resumed within seconds, costs one retry and no new submission.
 
@@ -281,7 +281,8 @@ with DAG(
             raise AirflowFailException(
                 f"{len(todo):,} recordings under {source} are not archived yet: more than the "
                 f"{limit:,} mapped tasks one run may hold ([core] max_map_length). Nothing was "
-                "submitted. Split the source into smaller prefixes (one run each), or raise max_map_length."
+                "submitted. Split the source into smaller prefixes (one run each, key_prefix extended by the "
+                "same sub-path so the archive keys stay the same), or raise max_map_length."
             )
         skipped = len(recordings) - len(todo)
         log.info("%d recordings: %d to archive, %d archived before", len(recordings), len(todo), skipped)
