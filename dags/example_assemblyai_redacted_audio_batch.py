@@ -15,6 +15,8 @@
   whose wait or archive failed (no new upload, no new submission) and refuses one whose answer was lost.
   The marker is removed once the transcript is purged; an archived recording that still has one (its
   delete failed) is purged by the next run. Every purge checks the archive first (``archive_uri``).
+  A transcript that failed at AssemblyAI, or whose audio expired (24 h), fails again on each run:
+  delete its marker to submit the recording again (a new bill).
 - Use one ``key_prefix`` per source root: two sources with the same layout under one prefix would be
   taken for one; a sub-folder run on its own needs ``key_prefix`` extended by the same sub-path.
 - **Only source paths travel in XCom**; each ``transcribe`` task uploads its recording itself, so no

@@ -119,7 +119,8 @@ class SubmissionMarker:
         return True
 
     def _explain(self, exc: Any) -> Exception:
-        return explain_s3_error(exc, bucket=self.bucket, key=self.key, write_permissions="s3:PutObject")
+        needs = "s3:GetObject, s3:PutObject and s3:DeleteObject on the marker, s3:ListBucket on its bucket"
+        return explain_s3_error(exc, bucket=self.bucket, key=self.key, write_permissions=needs)
 
 
 def _now() -> str:
