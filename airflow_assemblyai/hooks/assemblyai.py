@@ -30,6 +30,7 @@ from airflow_assemblyai.exceptions import (
 )
 from airflow_assemblyai.hooks.settings import ConnectionSettings, parse_speech_models, read_settings
 from airflow_assemblyai.ids import validate_transcript_id
+from airflow_assemblyai.masking import mask_urls_in
 from airflow_assemblyai.redaction import (
     NOT_FOUND_TEXT,
     RedactedAudio,
@@ -100,13 +101,17 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 def _api_error_text(response: httpx.Response) -> str:
-    """Return the ``error`` text of an AssemblyAI error body (or a short excerpt of the body)."""
+    """Return the ``error`` text of an AssemblyAI error body (or a short excerpt), URLs masked.
+
+    Every message, log line and attribute built from an answer's text goes through here, so a URL
+    it names (a pre-signed ``audio_url``, say) is cut to its origin before it goes anywhere.
+    """
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200].strip()
+        return mask_urls_in(response.text[:200].strip())
     if isinstance(body, dict) and body.get("error"):
-        return str(body["error"])
+        return mask_urls_in(str(body["error"]))
     return ""
 
 
