@@ -363,9 +363,12 @@ class AssemblyAIHook(BaseHook):
         detail = _describe(exc)
         if isinstance(exc, _RetryableStatus) and exc.api_error:
             detail = f"{detail}: {exc.api_error}"
+        # Name the URL tried (userinfo and query masked): a wrong Host shows here, not just "retry later".
+        base = mask_url(self._settings.base_url) if self._settings is not None else ""
         return AssemblyAITransientError(
-            f"AssemblyAI {call.method} {call.path} did not succeed ({detail}); gave up after the "
-            "hook's retry budget. This is usually transient (rate limit, outage, network): retry later."
+            f"AssemblyAI {call.method} {base}{call.path} did not succeed ({detail}); gave up after the "
+            "hook's retry budget. This is usually transient (rate limit, outage, network): retry later; "
+            "if it persists, check the connection's Host."
         )
 
     # -- sending --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
+from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError, AssemblyAITransientError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.testing.emulator import Emulator
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
@@ -111,3 +111,16 @@ def test_a_refused_host_is_shown_without_its_credentials(monkeypatch: pytest.Mon
     assert "assemblyai.example.test" in message
     assert "hunter22" not in message
     assert "s3cr3t-value" not in message
+
+
+def test_a_transient_failure_names_the_url_it_tried(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # https to the emulator's plain-http port: every attempt fails the TLS handshake.
+    use_connection(monkeypatch, emulator.base_url.replace("http://", "https://"), emulator.api_key)
+    with pytest.raises(AssemblyAITransientError) as info:
+        AssemblyAIHook().list_transcripts()
+    assert f"GET {emulator.base_url.replace('http://', 'https://')}/v2/transcript did not succeed" in str(
+        info.value
+    )
+    assert "check the connection's Host" in str(info.value)

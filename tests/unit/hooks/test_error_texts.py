@@ -50,3 +50,4 @@ def test_a_503_naming_a_presigned_url_is_masked_in_the_transient_error(hook: Ass
         hook.get_transcript("t1")
     assert "https://uploads.example.test/***" in str(info.value)
     assert SIGNATURE not in str(info.value)
+    assert "GET https://api.assemblyai.com/v2/transcript/t1 did not succeed" in str(info.value)
