@@ -201,10 +201,9 @@ def _base_url(conn_id: str, conn: Connection, extra: Mapping[str, Any]) -> tuple
             )
         return REGION_BASE_URLS[region], False
     base_url = host.rstrip("/")
-    if conn.port and "://" in host and _port_of(base_url) is None:
+    # A connection URI splits host and port; join them (also to show a scheme-less value whole).
+    if conn.port and _port_of(base_url if "://" in host else f"//{base_url}") is None:
         base_url = f"{base_url}:{conn.port}"
-    elif conn.port and "://" not in host:
-        base_url = f"{base_url}:{conn.port}"  # a connection URI splits host and port: show both
     where = f"Connection {conn_id!r}: Host {mask_url(base_url)!r}"
     if "://" not in host:
         raise AssemblyAIInvalidInputError(f"{where} has no scheme. {_scheme_fix(base_url)}")
