@@ -22,12 +22,13 @@ from urllib.parse import urlsplit
 
 MASK = "***"
 
-#: A URL with a scheme, up to whitespace or a quote or bracket that would close it.
-_URL = re.compile(r"""\b[A-Za-z][A-Za-z0-9+.-]*://[^\s<>"'`]+""")
+#: A URL with a scheme, up to whitespace, a double quote or an angle bracket. A single quote may
+#: sit inside a (sloppy) query, so it does not end the URL; a closing one is trimmed below.
+_URL = re.compile(r"""\b[A-Za-z][A-Za-z0-9+.-]*://[^\s<>"`]+""")
 #: A query string left after that (a URL without a scheme): ``?name=value...``.
 _QUERY = re.compile(r"""\?[^\s<>"'`?]*=[^\s<>"'`]*""")
 #: Punctuation that ends the sentence around a URL rather than the URL itself.
-_TRAILING = ".,;:!?)]}"
+_TRAILING = ".,;:!?)]}'"
 
 
 def mask_urls_in(text: str) -> str:

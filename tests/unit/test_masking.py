@@ -25,6 +25,7 @@ from airflow_assemblyai.masking import mask_url, mask_urls_in
         ),
         ("no url at all? fine=yes", "no url at all? fine=yes"),
         ("https://[broken/path?x=1", "https://***"),
+        ("at 'https://h.test/p?a='x'&sig=5ecret' now", "at 'https://h.test/***' now"),
     ],
 )
 def test_mask_urls_in_keeps_only_each_urls_origin(text: str, expected: str) -> None:
