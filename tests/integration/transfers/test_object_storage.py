@@ -13,7 +13,11 @@ from typing import Any, cast
 import pytest
 from airflow.sdk import Context, ObjectStoragePath
 
-from airflow_assemblyai.exceptions import AssemblyAIFinalError, RedactedAudioIntegrityError
+from airflow_assemblyai.exceptions import (
+    AssemblyAIFinalError,
+    AssemblyAIInvalidInputError,
+    RedactedAudioIntegrityError,
+)
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.testing.loopback import LOOPBACK, free_port, listening_process
@@ -292,3 +296,16 @@ def test_the_purge_of_a_file_archive_needs_its_complete_record(
     run(to(f"file://{tmp_path}/a.wav", tid))  # the re-run completes the record
     purge(manifest)
     assert emulator_connection.deleted(tid)
+
+
+def test_a_file_uri_with_two_slashes_is_refused(
+    emulator_connection: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    tid = emulator_connection.add_transcript(params=PARAMS)
+
+    with pytest.raises(AssemblyAIInvalidInputError, match=r"destination .*file:///archive/x\.wav"):
+        run(to("file://archive/x.wav", tid))
+
+    assert list(tmp_path.iterdir()) == []
+    assert [r for r in emulator_connection.requests if r.kind == "download"] == []
