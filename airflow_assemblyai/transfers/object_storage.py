@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import logging
 import os
 import re
@@ -32,10 +31,18 @@ from airflow_assemblyai.exceptions import (
     AssemblyAIInvalidInputError,
     AssemblyAITransientError,
 )
-from airflow_assemblyai.transfers.record import MANIFEST_MAX_BYTES
+from airflow_assemblyai.transfers.record import (
+    AUDIO_DIGEST_SUFFIX,
+    MANIFEST_MAX_BYTES,
+    AudioDigest,
+    Digest,
+    Digesting,
+)
 from airflow_assemblyai.transfers.stores import StoredFile
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow.sdk import ObjectStoragePath
 
 log = logging.getLogger(__name__)
@@ -80,18 +87,31 @@ def as_object_storage_path(value: object, *, field: str = "destination") -> Obje
 
 
 def write_whole(
-    path: ObjectStoragePath, source: _Readable, *, create_only: bool, chunk_size: int = CHUNK_SIZE
+    path: ObjectStoragePath,
+    source: _Readable,
+    *,
+    create_only: bool,
+    chunk_size: int = CHUNK_SIZE,
+    before_commit: Callable[[], None] | None = None,
 ) -> bool:
     """Copy ``source`` to ``path`` so that it appears whole or not at all; return False when taken.
 
     ``source.read`` raising (a failed verification, a cut download) leaves nothing at ``path``.
+
+    :param before_commit: called once every byte was read (so verified) and before the file
+        becomes visible at ``path``; raising there leaves nothing at ``path`` either.
     """
+    commit_hook = before_commit or _nothing
     if path.protocol in _LOCAL:
-        return _write_local(str(path.path), source, create_only=create_only, chunk_size=chunk_size)
+        return _write_local(
+            str(path.path), source, create_only=create_only, chunk_size=chunk_size, before_commit=commit_hook
+        )
     if create_only and path.exists():
         return False
     if path.protocol in SHOWN_ON_OPEN:
-        return _write_then_move(path, source, create_only=create_only, chunk_size=chunk_size)
+        return _write_then_move(
+            path, source, create_only=create_only, chunk_size=chunk_size, before_commit=commit_hook
+        )
     handle: Any = path.fs.open(path.path, "wb", autocommit=False)
     if not hasattr(handle, "commit"):
         handle.close()
@@ -105,6 +125,7 @@ def write_whole(
         if create_only and path.exists():
             _abandon(handle)
             return False
+        commit_hook()
         # As fsspec's transactions do: close() sends what is buffered, then commit() finalises it
         # (gcsfs cannot commit a file it has not flushed). The source was read, so verified, whole.
         handle.close()
@@ -113,6 +134,10 @@ def write_whole(
         _abandon(handle)
         raise
     return True
+
+
+def _nothing() -> None:
+    return None
 
 
 def _abandon(handle: Any) -> None:
@@ -125,7 +150,12 @@ def _abandon(handle: Any) -> None:
 
 
 def _write_then_move(
-    path: ObjectStoragePath, source: _Readable, *, create_only: bool, chunk_size: int
+    path: ObjectStoragePath,
+    source: _Readable,
+    *,
+    create_only: bool,
+    chunk_size: int,
+    before_commit: Callable[[], None],
 ) -> bool:
     """Write to a temporary sibling name, then move it to ``path`` once the source was read whole."""
     fs, final = path.fs, str(path.path)
@@ -137,6 +167,7 @@ def _write_then_move(
                 handle.write(chunk)
         if create_only and fs.exists(final):
             return False
+        before_commit()
         fs.mv(temporary, final)
         return True
     finally:
@@ -144,7 +175,9 @@ def _write_then_move(
             fs.rm(temporary)
 
 
-def _write_local(final: str, source: _Readable, *, create_only: bool, chunk_size: int) -> bool:
+def _write_local(
+    final: str, source: _Readable, *, create_only: bool, chunk_size: int, before_commit: Callable[[], None]
+) -> bool:
     directory, name = os.path.split(final)
     os.makedirs(directory or ".", exist_ok=True)
     _remove_abandoned(directory or ".", name)
@@ -161,6 +194,9 @@ def _write_local(final: str, source: _Readable, *, create_only: bool, chunk_size
                 handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
+            if create_only and os.path.lexists(final):
+                return False
+            before_commit()
             if not create_only:
                 os.replace(temporary, final)
                 return True
@@ -201,13 +237,31 @@ def _remove_abandoned(directory: str, name: str) -> None:
             os.close(descriptor)
 
 
-def md5_of(path: ObjectStoragePath, *, chunk_size: int = CHUNK_SIZE) -> str:
-    """Return the MD5 of the file at ``path`` in hex, read in chunks."""
-    digest = hashlib.md5(usedforsecurity=False)
+def digest_of(path: ObjectStoragePath, *, chunk_size: int = CHUNK_SIZE) -> Digest:
+    """Return the digest (SHA-256, MD5, length) of the file at ``path``, read in chunks."""
     with path.open("rb") as handle:  # type: ignore[no-untyped-call]
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return Digesting.of(handle, chunk_size=chunk_size)
+
+
+def audio_digest_path(audio: ObjectStoragePath) -> ObjectStoragePath:
+    """Return where the digest of ``audio`` is recorded: ``x.wav`` gives ``x.wav.digest.json``."""
+    return audio.with_name(audio.name + AUDIO_DIGEST_SUFFIX)
+
+
+def write_audio_digest(audio: ObjectStoragePath, recorded: AudioDigest) -> None:
+    """Record ``recorded`` beside ``audio`` (replacing what a failed attempt recorded there)."""
+    write_whole(audio_digest_path(audio), _BytesReader(recorded.encode()), create_only=False)
+
+
+def read_audio_digest(audio: ObjectStoragePath) -> AudioDigest | None:
+    """Return the digest recorded beside ``audio``, or None when there is none (or not one we wrote)."""
+    path = audio_digest_path(audio)
+    try:
+        with path.open("rb") as handle:  # type: ignore[no-untyped-call]
+            data: bytes = handle.read(MANIFEST_MAX_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    return AudioDigest.parse(data) if len(data) <= MANIFEST_MAX_BYTES else None
 
 
 class _BytesReader:
@@ -268,8 +322,6 @@ class ObjectStorageRecordStore:
         """Write ``data`` whole or not at all (content type and metadata are the manifest's to keep)."""
         return write_whole(self.path(key), _BytesReader(data), create_only=create_only)
 
-    def delete(self, key: str) -> None:
-        """Remove the file (absent is fine)."""
-        path = self.path(key)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    def digest(self, key: str) -> Digest:
+        """Return the digest of the file's bytes, streamed."""
+        return digest_of(self.path(key))
