@@ -103,15 +103,18 @@ class ArchivedObject:
         metadata = {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()}
         recorded = metadata.get(META_SOURCE_LENGTH, "").strip()
         size = head.get("ContentLength")
-        # Archives written before the verified MD5 had its own key recorded the source's ETag only;
-        # 32 hex digits there is the MD5 that archive was verified against.
-        source_md5 = metadata.get(META_SOURCE_MD5) or metadata.get(META_SOURCE_ETAG) or ""
+        role = metadata.get(META_RECORD_ROLE) or None
+        source_md5 = metadata.get(META_SOURCE_MD5, "")
+        if role is None:
+            # Written before the role and the verified MD5 had keys of their own: the source's ETag
+            # was recorded, and 32 hex digits there is the MD5 the bytes were verified against.
+            source_md5 = metadata.get(META_SOURCE_ETAG, "")
         source_md5 = source_md5.strip().lower()
         return cls(
             transcript_id=metadata.get(META_TRANSCRIPT_ID) or None,
             size=int(size) if isinstance(size, int) else None,
             recorded_length=int(recorded) if recorded.isdigit() else None,
-            role=metadata.get(META_RECORD_ROLE) or None,
+            role=role,
             source_md5=source_md5 if len(source_md5) == 32 and set(source_md5) <= _MD5_HEX else None,
         )
 
