@@ -244,7 +244,8 @@ def verify_record(store: RecordStore, manifest_key: str, transcript_id: str) -> 
         if problem:
             raise AssemblyAIFinalError(
                 f"The record {where} of transcript {transcript_id} is damaged: "
-                f"{store.uri(listed.key)} {problem}."
+                f"{store.uri(listed.key)} {problem}. Archive it again with replace=True while the "
+                "transcript is still at AssemblyAI."
             )
     return manifest
 
@@ -263,7 +264,7 @@ def _file_problem(
     if not listed.sha256:
         return (
             "has no SHA-256 in the manifest (written by an earlier version), so its bytes cannot be shown "
-            "to be the ones archived; archive the record again with replace=True"
+            "to be the ones archived"
         )
     if store.digest(listed.key).sha256 != listed.sha256:
         return "holds bytes whose SHA-256 differs from the one the manifest lists"

@@ -362,3 +362,19 @@ def test_a_file_uri_with_two_slashes_is_refused(
 
     assert list(tmp_path.iterdir()) == []
     assert [r for r in emulator_connection.requests if r.kind == "download"] == []
+
+
+def test_a_manifest_without_the_audios_sha256_is_not_enough_to_purge(
+    emulator_connection: Emulator, tmp_path: Path
+) -> None:
+    tid = emulator_connection.add_transcript(params=PARAMS)
+    manifest = run(to(f"file://{tmp_path}/a.wav", tid))
+    document = json.loads((tmp_path / "a.manifest.json").read_text())
+    del document["files"]["audio"]["sha256"]  # as manifests listed the audio before
+    (tmp_path / "a.manifest.json").write_text(json.dumps(document))
+    purge = AssemblyAIDeleteTranscriptOperator(task_id="delete", transcript_id=tid, archive_uri=manifest)
+
+    with pytest.raises(AssemblyAIFinalError, match=r"a\.wav has no SHA-256 in the manifest"):
+        purge.execute(cast("Context", {}))
+
+    assert not emulator_connection.deleted(tid)
