@@ -10,11 +10,11 @@ from airflow.sdk import BaseOperator
 from airflow_assemblyai.exceptions import AssemblyAIError, AssemblyAIFinalError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.ids import validate_transcript_id
-from airflow_assemblyai.transfers.archive import ArchivedObject, parse_archive_uri
-from airflow_assemblyai.transfers.object_storage import ObjectStorageRecordStore
+from airflow_assemblyai.transfers.archive import META_RECORD_ROLE, ArchivedObject, parse_archive_uri
+from airflow_assemblyai.transfers.object_storage import ObjectStorageRecordStore, as_object_storage_path
 from airflow_assemblyai.transfers.record_archive import verify_record
 from airflow_assemblyai.transfers.s3_upload import explain_s3_error
-from airflow_assemblyai.transfers.stores import META_RECORD_ROLE, S3RecordStore
+from airflow_assemblyai.transfers.stores import S3RecordStore
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,15 +26,20 @@ if TYPE_CHECKING:
 class AssemblyAIDeleteTranscriptOperator(BaseOperator):
     """Delete a transcript at AssemblyAI, so its PII does not outlive its purpose.
 
-    Given ``archive_uri`` (the ``s3://bucket/key`` the transfer task returned), the object there is
-    checked first: it must hold this transcript's redacted audio (its metadata transcript id, and
-    its size where the source length was recorded). Otherwise nothing is deleted and the task fails
-    without retries, so a transfer marked successful by hand can never purge the only copy. When
-    ``archive_uri`` is a record's manifest (what the transfer returns with ``archive_record=True``),
-    the manifest must name this transcript and every file it lists must be there with the size it
-    records. An archive in another store (``file://``, ``gs://``, ...) keeps no transcript id on its
-    files, so there ``archive_uri`` must be a record's manifest. Without ``archive_uri`` the
-    transcript is deleted unchecked.
+    Given ``archive_uri`` (what the transfer task returned), the archive is checked by the digest of
+    its bytes, read back from the store (streamed), before anything is deleted:
+
+    * a record's manifest (``archive_record=True``): it must name this transcript, and every file it
+      lists must be there with the size and the SHA-256 it lists;
+    * the audio alone in S3: the object must be this transcript's audio (its metadata: transcript
+      id, the audio role, the recorded length), and the MD5 of its bytes must equal the MD5 of
+      AssemblyAI's file recorded when it was archived. When the source's ETag was no MD5 (multipart,
+      KMS), nothing shows the bytes, so the check fails: archive with ``archive_record=True``.
+
+    When the check fails nothing is deleted and the task fails without retries, so a transfer marked
+    successful by hand can never purge the only copy. An archive in another store (``file://``,
+    ``gs://``, ...) keeps no transcript id on its files, so there ``archive_uri`` must be a record's
+    manifest. Without ``archive_uri`` the transcript is deleted unchecked.
 
     Deleting a transcript that is already deleted succeeds (a retried task is harmless); an id
     AssemblyAI never knew fails without retries.
@@ -129,10 +134,36 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
                 f"{found.describe(transcript_id)}, not its redacted audio. Archive it first, or point "
                 "archive_uri at its archive."
             )
-        self.log.info("%s holds the audio of transcript %s (%s bytes).", where, transcript_id, found.size)
+        if found.source_md5 is None:
+            raise AssemblyAIFinalError(
+                f"Transcript {transcript_id} was not deleted: {where} (archive_uri) carries no MD5 of "
+                "AssemblyAI's file (its ETag was a multipart or KMS ETag, or none), so nothing shows that "
+                "its bytes are the redacted audio. Archive with archive_record=True and pass the manifest "
+                "URI it returns (the purge then compares each file's SHA-256), or set archive_uri=None "
+                "to delete unchecked."
+            )
+        try:
+            digest = S3RecordStore(client=self.s3_hook.get_conn(), bucket=bucket, extra_args={}).digest(key)
+        except ClientError as exc:
+            raise explain_s3_error(exc, bucket=bucket, key=key, write_permissions="") from None
+        if digest.md5 != found.source_md5:
+            raise AssemblyAIFinalError(
+                f"Transcript {transcript_id} was not deleted: the MD5 of the archived bytes at {where} "
+                f"(archive_uri) is {digest.md5}, not the MD5 of AssemblyAI's file recorded when it was "
+                f"archived ({found.source_md5}): the archive was changed or damaged. Archive it again "
+                "with replace=True."
+            )
+        self.log.info(
+            "%s holds the audio of transcript %s (%d bytes, MD5 %s as AssemblyAI's file).",
+            where,
+            transcript_id,
+            digest.size,
+            digest.md5,
+        )
 
     def _check_record_elsewhere(self, transcript_id: str, uri: str) -> None:
         """Raise unless ``uri`` is the complete record of this transcript in a store outside S3."""
+        as_object_storage_path(uri, field="archive_uri")  # refuses file://host/... naming the fix
         store = ObjectStorageRecordStore(conn_id=self.archive_conn_id)
         if store.find(uri) is None:
             raise AssemblyAIFinalError(

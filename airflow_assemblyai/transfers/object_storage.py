@@ -5,7 +5,9 @@ a cut stream would become a short file. Here nothing becomes visible before the 
 
 * ``file://``: the bytes go to a temporary name in the same directory, are flushed to disk, and are
   then linked to the final name (``os.link`` refuses an existing name, so create-only is atomic) or
-  renamed over it (``replace``); the temporary name is removed whatever happens.
+  renamed over it (``replace``); the temporary name is removed whatever happens. The writer holds a
+  lock on its temporary file while it lives; a temporary file nobody holds was left by an attempt
+  that was killed (no clean-up runs after SIGKILL), and the next write of the same name removes it.
 * ``memory://``: fsspec's memory store shows a file from ``open()`` on, whatever ``autocommit``
   says, so the bytes go to a temporary name and are moved to the final one after verification.
 * other stores: the file is opened with ``autocommit=False`` and committed only after the last byte
@@ -16,21 +18,42 @@ a cut stream would become a short file. Here nothing becomes visible before the 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import fcntl
+import logging
 import os
+import re
 import uuid
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
-from airflow_assemblyai.exceptions import AssemblyAIFinalError, AssemblyAIInvalidInputError
-from airflow_assemblyai.transfers.record import MANIFEST_MAX_BYTES
+from airflow_assemblyai.exceptions import (
+    AssemblyAIFinalError,
+    AssemblyAIInvalidInputError,
+    AssemblyAITransientError,
+)
+from airflow_assemblyai.transfers.record import (
+    AUDIO_DIGEST_SUFFIX,
+    MANIFEST_MAX_BYTES,
+    AudioDigest,
+    Digest,
+    Digesting,
+)
 from airflow_assemblyai.transfers.stores import StoredFile
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow.sdk import ObjectStoragePath
+
+log = logging.getLogger(__name__)
 
 #: Bytes read from the source and written per step: the memory a copy holds, besides the store's buffer.
 CHUNK_SIZE = 8 * 1024 * 1024
 _PARTIAL = ".partial"
+#: A temporary name: ``.<final name>.<32 hex>.partial``.
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{32}" + re.escape(_PARTIAL))
+#: Protocols of the local filesystem, whose URIs name no host.
+_LOCAL = ("file", "local")
 #: Stores whose files are visible from ``open()`` on, ``autocommit=False`` or not (fsspec's memory store).
 SHOWN_ON_OPEN = frozenset({"memory"})
 
@@ -51,22 +74,44 @@ def as_object_storage_path(value: object, *, field: str = "destination") -> Obje
             f"{field} {text[:200]!r} is not an object-storage URI: pass e.g. file:///archive/calls/x.wav, "
             "gs://bucket/key or an ObjectStoragePath."
         )
+    parts = urlsplit(text)
+    host = parts.netloc.rpartition("@")[2]  # a connection id (``conn@``) names no host
+    if parts.scheme.lower() in _LOCAL and host:
+        absolute = parts.path if host.lower() == "localhost" else f"/{host}{parts.path}"
+        raise AssemblyAIInvalidInputError(
+            f"{field} {text[:200]!r} has two slashes, so {host!r} would be read as a host and the file "
+            f"written under the worker's working directory: write the absolute path with three slashes, "
+            f"{parts.scheme}://{absolute[:200]}."
+        )
     return ObjectStoragePath(text)
 
 
 def write_whole(
-    path: ObjectStoragePath, source: _Readable, *, create_only: bool, chunk_size: int = CHUNK_SIZE
+    path: ObjectStoragePath,
+    source: _Readable,
+    *,
+    create_only: bool,
+    chunk_size: int = CHUNK_SIZE,
+    before_commit: Callable[[], None] | None = None,
 ) -> bool:
     """Copy ``source`` to ``path`` so that it appears whole or not at all; return False when taken.
 
     ``source.read`` raising (a failed verification, a cut download) leaves nothing at ``path``.
+
+    :param before_commit: called once every byte was read (so verified) and before the file
+        becomes visible at ``path``; raising there leaves nothing at ``path`` either.
     """
-    if path.protocol in ("file", "local"):
-        return _write_local(str(path.path), source, create_only=create_only, chunk_size=chunk_size)
+    commit_hook = before_commit or _nothing
+    if path.protocol in _LOCAL:
+        return _write_local(
+            str(path.path), source, create_only=create_only, chunk_size=chunk_size, before_commit=commit_hook
+        )
     if create_only and path.exists():
         return False
     if path.protocol in SHOWN_ON_OPEN:
-        return _write_then_move(path, source, create_only=create_only, chunk_size=chunk_size)
+        return _write_then_move(
+            path, source, create_only=create_only, chunk_size=chunk_size, before_commit=commit_hook
+        )
     handle: Any = path.fs.open(path.path, "wb", autocommit=False)
     if not hasattr(handle, "commit"):
         handle.close()
@@ -80,6 +125,7 @@ def write_whole(
         if create_only and path.exists():
             _abandon(handle)
             return False
+        commit_hook()
         # As fsspec's transactions do: close() sends what is buffered, then commit() finalises it
         # (gcsfs cannot commit a file it has not flushed). The source was read, so verified, whole.
         handle.close()
@@ -88,6 +134,10 @@ def write_whole(
         _abandon(handle)
         raise
     return True
+
+
+def _nothing() -> None:
+    return None
 
 
 def _abandon(handle: Any) -> None:
@@ -100,7 +150,12 @@ def _abandon(handle: Any) -> None:
 
 
 def _write_then_move(
-    path: ObjectStoragePath, source: _Readable, *, create_only: bool, chunk_size: int
+    path: ObjectStoragePath,
+    source: _Readable,
+    *,
+    create_only: bool,
+    chunk_size: int,
+    before_commit: Callable[[], None],
 ) -> bool:
     """Write to a temporary sibling name, then move it to ``path`` once the source was read whole."""
     fs, final = path.fs, str(path.path)
@@ -112,6 +167,7 @@ def _write_then_move(
                 handle.write(chunk)
         if create_only and fs.exists(final):
             return False
+        before_commit()
         fs.mv(temporary, final)
         return True
     finally:
@@ -119,36 +175,93 @@ def _write_then_move(
             fs.rm(temporary)
 
 
-def _write_local(final: str, source: _Readable, *, create_only: bool, chunk_size: int) -> bool:
+def _write_local(
+    final: str, source: _Readable, *, create_only: bool, chunk_size: int, before_commit: Callable[[], None]
+) -> bool:
     directory, name = os.path.split(final)
     os.makedirs(directory or ".", exist_ok=True)
+    _remove_abandoned(directory or ".", name)
     temporary = os.path.join(directory, f".{name}.{uuid.uuid4().hex}{_PARTIAL}")
-    try:
-        with open(temporary, "xb") as handle:
+    with open(temporary, "xb") as handle:
+        try:
+            # Held until the file is closed (or the process dies): "this temporary file is being written".
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            if os.stat(temporary).st_ino != os.fstat(handle.fileno()).st_ino:
+                raise AssemblyAITransientError(
+                    f"The temporary file of {final} was removed before it was locked; retry the task."
+                )
             while chunk := source.read(chunk_size):
                 handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
-        if not create_only:
-            os.replace(temporary, final)
+            if create_only and os.path.lexists(final):
+                return False
+            before_commit()
+            if not create_only:
+                os.replace(temporary, final)
+                return True
+            try:
+                os.link(temporary, final)
+            except FileExistsError:
+                return False
             return True
+        finally:
+            # Removed while still locked, so no other write's clean-up can mistake it for abandoned.
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temporary)
+
+
+def _remove_abandoned(directory: str, name: str) -> None:
+    """Remove the temporary files of ``name`` that no running write holds (a killed attempt's)."""
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry.name)
+        if match is None or match["name"] != name or not entry.is_file(follow_symlinks=False):
+            continue
         try:
-            os.link(temporary, final)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temporary)
+            descriptor = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a running write holds it
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(entry.path)
+                log.warning("Removed %s, left by an attempt that was stopped mid-write.", entry.path)
+        finally:
+            os.close(descriptor)
 
 
-def md5_of(path: ObjectStoragePath, *, chunk_size: int = CHUNK_SIZE) -> str:
-    """Return the MD5 of the file at ``path`` in hex, read in chunks."""
-    digest = hashlib.md5(usedforsecurity=False)
+def digest_of(path: ObjectStoragePath, *, chunk_size: int = CHUNK_SIZE) -> Digest:
+    """Return the digest (SHA-256, MD5, length) of the file at ``path``, read in chunks."""
     with path.open("rb") as handle:  # type: ignore[no-untyped-call]
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return Digesting.of(handle, chunk_size=chunk_size)
+
+
+def audio_digest_path(audio: ObjectStoragePath) -> ObjectStoragePath:
+    """Return where the digest of ``audio`` is recorded: ``x.wav`` gives ``x.wav.digest.json``."""
+    return audio.with_name(audio.name + AUDIO_DIGEST_SUFFIX)
+
+
+def write_audio_digest(audio: ObjectStoragePath, recorded: AudioDigest) -> None:
+    """Record ``recorded`` beside ``audio`` (replacing what a failed attempt recorded there)."""
+    write_whole(audio_digest_path(audio), _BytesReader(recorded.encode()), create_only=False)
+
+
+def read_audio_digest(audio: ObjectStoragePath) -> AudioDigest | None:
+    """Return the digest recorded beside ``audio``, or None when there is none (or not one we wrote)."""
+    path = audio_digest_path(audio)
+    try:
+        with path.open("rb") as handle:  # type: ignore[no-untyped-call]
+            data: bytes = handle.read(MANIFEST_MAX_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    return AudioDigest.parse(data) if len(data) <= MANIFEST_MAX_BYTES else None
 
 
 class _BytesReader:
@@ -209,8 +322,6 @@ class ObjectStorageRecordStore:
         """Write ``data`` whole or not at all (content type and metadata are the manifest's to keep)."""
         return write_whole(self.path(key), _BytesReader(data), create_only=create_only)
 
-    def delete(self, key: str) -> None:
-        """Remove the file (absent is fine)."""
-        path = self.path(key)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    def digest(self, key: str) -> Digest:
+        """Return the digest of the file's bytes, streamed."""
+        return digest_of(self.path(key))

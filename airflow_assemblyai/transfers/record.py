@@ -4,14 +4,16 @@ A record is the redacted audio plus, under names derived from the audio's, the r
 as JSON, its SRT and VTT subtitles, and a manifest written last. No store offers a transaction over
 several objects, so the manifest is what makes the record complete: it lists every file with its
 size and digest, and nothing (the asset event, the purge at AssemblyAI) treats a record as archived
-without it. Pure: no I/O.
+without it. No I/O: the hashing helpers read only what they are handed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,13 @@ from airflow_assemblyai.exceptions import AssemblyAIUnexpectedResponseError
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from datetime import datetime
+    from typing import Protocol
+
+    class Readable(Protocol):
+        """Anything with ``read(size)``."""
+
+        def read(self, size: int = -1, /) -> bytes: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +52,12 @@ ALLOWED_FIELDS = ("id", "text", "words", "utterances", "audio_duration", "speech
 ARCHIVED_AT = "archived_at"
 TRANSCRIPT_SCHEMA = "airflow-assemblyai/transcript/1"
 MANIFEST_SCHEMA = "airflow-assemblyai/record/1"
+AUDIO_DIGEST_SCHEMA = "airflow-assemblyai/audio-digest/1"
+#: Outside S3, the file beside the audio (``x.wav`` gives ``x.wav.digest.json``) in which the attempt
+#: that wrote the audio records its SHA-256 and transcript id, so a re-run recognises it by content.
+AUDIO_DIGEST_SUFFIX = ".digest.json"
+_MD5 = re.compile(r"[0-9a-f]{32}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 #: The files of a record, in the order they are written; the manifest comes after all of them.
 ROLES = ("audio", "transcript", "srt", "vtt")
@@ -156,6 +171,135 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def md5_or_none(value: object) -> str | None:
+    """Return ``value`` when it is an MD5 in hex (32 hex digits), else None (a multipart ETag, say)."""
+    text = str(value or "").strip().lower()
+    return text if _MD5.fullmatch(text) else None
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The SHA-256 and MD5 (hex) and the length of some bytes."""
+
+    sha256: str
+    md5: str
+    size: int
+
+
+class Digesting:
+    """Hash bytes as they go by: SHA-256 and MD5 in one pass, in bounded memory."""
+
+    def __init__(self) -> None:
+        self._sha256 = hashlib.sha256()
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._size = 0
+
+    def update(self, chunk: bytes) -> None:
+        """Add ``chunk``."""
+        self._sha256.update(chunk)
+        self._md5.update(chunk)
+        self._size += len(chunk)
+
+    def digest(self) -> Digest:
+        """Return the digest of every byte added so far."""
+        return Digest(self._sha256.hexdigest(), self._md5.hexdigest(), self._size)
+
+    @classmethod
+    def of(cls, source: Readable, *, chunk_size: int = 8 * 1024 * 1024) -> Digest:
+        """Read ``source`` to its end in chunks; return the digest of its bytes."""
+        digesting = cls()
+        while chunk := source.read(chunk_size):
+            digesting.update(chunk)
+        return digesting.digest()
+
+
+class DigestingReader(io.RawIOBase):
+    """Pass ``source``'s bytes through unchanged (exactly as many as it returns), hashing them.
+
+    Read to its end, :attr:`digest` is the digest of exactly the bytes written from it. ``source``
+    raising (a failed check in its final read) raises here too.
+    """
+
+    def __init__(self, source: Readable) -> None:
+        super().__init__()
+        self._source = source
+        self._digesting = Digesting()
+        self._ended = False
+
+    def readable(self) -> bool:
+        """Return True."""
+        return True
+
+    def seekable(self) -> bool:
+        """Return False: the bytes are hashed in order, once."""
+        return False
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Return what ``source.read(size)`` returns, after hashing it."""
+        wanted = -1 if size is None else size
+        chunk = self._source.read(wanted)
+        self._digesting.update(chunk)
+        # The source returns exactly what is asked until its end: fewer bytes (or all) is the end.
+        if wanted < 0 or len(chunk) < wanted:
+            self._ended = True
+        return chunk
+
+    def readall(self) -> bytes:
+        """Return every byte left."""
+        return self.read(-1)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        """Fill ``buffer`` as :meth:`read` would; return the number of bytes."""
+        data = self.read(len(buffer))
+        memoryview(buffer)[: len(data)] = data
+        return len(data)
+
+    @property
+    def digest(self) -> Digest | None:
+        """Return the digest once the source was read to its end (None before)."""
+        return self._digesting.digest() if self._ended else None
+
+
+@dataclass(frozen=True)
+class AudioDigest:
+    """What the attempt that wrote an audio file outside S3 recorded of it, beside it."""
+
+    transcript_id: str
+    size: int
+    sha256: str
+    #: The source's MD5 the bytes were verified against, or None.
+    source_md5: str | None = None
+
+    def encode(self) -> bytes:
+        """Return the document written beside the audio."""
+        document: dict[str, Any] = {
+            "schema": AUDIO_DIGEST_SCHEMA,
+            "transcript_id": self.transcript_id,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+        if self.source_md5:
+            document["source_md5"] = self.source_md5
+        return encode_json(document)
+
+    @classmethod
+    def parse(cls, data: bytes) -> AudioDigest | None:
+        """Read a document :meth:`encode` wrote; None when it is not one."""
+        try:
+            body = json.loads(data.decode("utf-8"))
+            sha256 = str(body["sha256"])
+            if body.get("schema") != AUDIO_DIGEST_SCHEMA or not _SHA256.fullmatch(sha256):
+                return None
+            return cls(
+                transcript_id=str(body["transcript_id"]),
+                size=int(body["size"]),
+                sha256=sha256,
+                source_md5=md5_or_none(body.get("source_md5")),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+            return None
+
+
 @dataclass(frozen=True)
 class RecordFile:
     """One file of a record as the manifest lists it."""
@@ -164,9 +308,9 @@ class RecordFile:
     key: str
     size: int
     content_type: str
-    #: SHA-256 of the bytes in hex (the small files), or None (the audio, streamed).
+    #: SHA-256 of the bytes in hex; None only in manifests written before every file had one.
     sha256: str | None = None
-    #: The source's MD5 ETag the audio was verified against, or None.
+    #: The source's MD5 (a plain-MD5 ETag) the audio was verified against, or None.
     source_md5: str | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -214,8 +358,8 @@ class Manifest:
                     key=str(entry["key"]),
                     size=int(entry["size"]),
                     content_type=str(entry.get("content_type", "")),
-                    sha256=entry.get("sha256"),
-                    source_md5=entry.get("source_md5"),
+                    sha256=entry.get("sha256") or None,
+                    source_md5=md5_or_none(entry.get("source_md5")),
                 )
                 for role, entry in body["files"].items()
             }

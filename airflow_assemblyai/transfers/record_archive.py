@@ -1,20 +1,24 @@
 """Write a whole redacted record into a store: audio, transcript JSON, subtitles, then the manifest.
 
 The order is the guarantee. Each file is written whole or not at all (one conditional request on S3,
-a temporary name then a link on ``file://``); the manifest, written last and create-only, is what
-makes the record complete. A failure before the manifest removes the files this attempt wrote; a
-killed attempt (no code runs after SIGKILL) leaves files but no manifest, and the re-run recognises
-those files as this transcript's, writes only what is missing, then the manifest.
+a temporary name then a link on ``file://``); the manifest, written last, is what makes the record
+complete. The archiver never deletes a file: a failure before the manifest leaves the verified files
+it wrote in place, and the re-run recognises them as this transcript's, writes only what is missing,
+then the manifest. ``replace=True`` overwrites each file and, last, the manifest: the old manifest is
+never removed first. The transcript and subtitles are fetched, and every key beside the audio is
+checked, before the audio is downloaded.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_assemblyai.exceptions import AssemblyAIFinalError
+from airflow_assemblyai.transfers.archive import META_RECORD_ROLE, META_TRANSCRIPT_ID
 from airflow_assemblyai.transfers.record import (
     CONTENT_TYPES,
     MANIFEST_MAX_BYTES,
@@ -23,20 +27,32 @@ from airflow_assemblyai.transfers.record import (
     RecordKeys,
     encode_json,
     manifest_document,
-    sha256_hex,
+    md5_or_none,
     transcript_document,
 )
-from airflow_assemblyai.transfers.stores import META_RECORD_ROLE, RecordStore, StoredFile
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
     from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
+    from airflow_assemblyai.transfers.stores import RecordStore, StoredFile
 
 log = logging.getLogger(__name__)
 
 #: Largest small file read back to recognise it on a store without metadata.
 _RECOGNISE_LIMIT = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ArchivedAudio:
+    """What archiving the audio did, and what it learnt of the bytes at the audio's key."""
+
+    #: True when this attempt wrote the audio; False when it was already there.
+    wrote: bool
+    #: SHA-256 of the stored bytes, when known (computed while streaming, or by recognising them).
+    sha256: str | None = None
+    #: The source's MD5 the bytes were verified against, when the source's ETag was one.
+    source_md5: str | None = None
 
 
 @dataclass
@@ -64,29 +80,26 @@ class RecordArchiver:
     extra_fields: tuple[str, ...] = ()
     metadata: dict[str, str] | None = None
 
-    def complete(self, archive_audio: Callable[[], bool]) -> tuple[Manifest, bool]:
+    def complete(self, archive_audio: Callable[[], ArchivedAudio]) -> tuple[Manifest, bool]:
         """Archive what is missing and write the manifest; return it, and whether anything was written.
 
-        :param archive_audio: writes the audio (or finds it there) and returns True when it wrote.
+        :param archive_audio: writes the audio (or finds it there) and says what it did.
         """
-        existing = self.store.find(self.keys.manifest)
-        if existing is not None:
+        if self.store.find(self.keys.manifest) is not None:
             if not self.replace:
                 return self.verified_manifest(), False
-            log.info("%s exists; replace=True, so the record is written again.", self._uri("manifest"))
-            self.store.delete(self.keys.manifest)
-        written: list[str] = []
-        try:
-            if archive_audio():
-                written.append(self.keys.audio)
-            for role, data in self._small_files():
-                if self._put(role, data):
-                    written.append(self.keys.of(role))
-            manifest = self._write_manifest(written)
-        except Exception:
-            self._remove(written)
-            raise
-        return manifest, True
+            log.info(
+                "%s exists; replace=True, so the record is written again and its manifest replaced last.",
+                self._uri("manifest"),
+            )
+        # Everything that can fail without writing comes first: the requests to AssemblyAI for the
+        # small files, and the keys beside the audio (a file someone else put there).
+        small = [(role, data) for role, data in self._small_files() if self._missing(role, data)]
+        audio = archive_audio()
+        wrote = audio.wrote
+        for role, data in small:
+            wrote = self._put(role, data) or wrote
+        return self._write_manifest(audio), wrote
 
     def verified_manifest(self) -> Manifest:
         """Return the record's manifest after checking every file it lists; raise when it does not hold."""
@@ -97,34 +110,33 @@ class RecordArchiver:
     def _roles(self) -> list[str]:
         return ["audio", "transcript", *self.subtitle_formats]
 
-    def _small_files(self) -> Iterable[tuple[str, bytes]]:
+    def _small_files(self) -> list[tuple[str, bytes]]:
         transcript = self.hook.get_transcript(self.transcript_id)
         document = transcript_document(
             transcript, archived_at=datetime.now(UTC), extra_fields=self.extra_fields
         )
-        yield "transcript", encode_json(document)
+        files = [("transcript", encode_json(document))]
         for fmt in self.subtitle_formats:
-            yield (
-                fmt,
-                self.hook.get_subtitles(self.transcript_id, fmt, chars_per_caption=self.chars_per_caption),
-            )
+            caption = self.chars_per_caption
+            files.append((fmt, self.hook.get_subtitles(self.transcript_id, fmt, chars_per_caption=caption)))
+        return files
 
     def _metadata(self, role: str) -> dict[str, str]:
-        from airflow_assemblyai.transfers.archive import META_TRANSCRIPT_ID
-
         return {**(self.metadata or {}), META_TRANSCRIPT_ID: self.transcript_id, META_RECORD_ROLE: role}
 
+    def _missing(self, role: str, data: bytes) -> bool:
+        """Return True when ``role`` must be written; raise when its key holds a file not ours."""
+        found = self.store.find(self.keys.of(role))
+        if found is None or self.replace:
+            return True
+        if self._is_ours(self.keys.of(role), found, role, data):
+            log.info("%s already holds the %s of transcript %s.", self._uri(role), role, self.transcript_id)
+            return False
+        raise self._taken(role, found)
+
     def _put(self, role: str, data: bytes) -> bool:
-        """Write one small file unless it already holds this transcript's; return True when written."""
+        """Write one small file; return True when written (False when a concurrent writer's is ours)."""
         key = self.keys.of(role)
-        found = self.store.find(key)
-        if found is not None and not self.replace:
-            if self._is_ours(key, found, role, data):
-                log.info(
-                    "%s already holds the %s of transcript %s.", self._uri(role), role, self.transcript_id
-                )
-                return False
-            raise self._taken(role, found)
         if not self.store.put(
             key,
             data,
@@ -147,8 +159,6 @@ class RecordArchiver:
             return False
         stored = self.store.read(key, limit=_RECOGNISE_LIMIT)
         if role == "transcript":
-            import json
-
             try:
                 return bool(json.loads(stored).get("id") == self.transcript_id)
             except (ValueError, AttributeError):
@@ -164,21 +174,34 @@ class RecordArchiver:
             "incomplete (no manifest). Set replace=True to overwrite it, or choose another key."
         )
 
-    def _listed(self, role: str) -> RecordFile:
+    def _listed(self, role: str, audio: ArchivedAudio) -> RecordFile:
         key = self.keys.of(role)
         found = self.store.find(key)
         if found is None:
             raise AssemblyAIFinalError(
                 f"{self._uri(role)} vanished before the record's manifest was written."
             )
-        sha256 = found.sha256
-        if sha256 is None and role != "audio":
-            sha256 = sha256_hex(self.store.read(key, limit=_RECOGNISE_LIMIT))
+        source_md5 = None
+        if role == "audio" and audio.sha256:
+            sha256 = audio.sha256
+            source_md5 = md5_or_none(audio.source_md5) or found.source_md5
+        else:
+            # The digest of the bytes stored, read back (streamed): what the purge will compare.
+            digest = self.store.digest(key)
+            sha256 = digest.sha256
+            if role == "audio":
+                source_md5 = md5_or_none(audio.source_md5) or found.source_md5
+                if source_md5 and digest.md5 != source_md5:
+                    raise AssemblyAIFinalError(
+                        f"{self._uri(role)} does not hold the bytes archived from transcript "
+                        f"{self.transcript_id} (their MD5 differs from the source's); the record was left "
+                        "without a manifest. Archive it again with replace=True."
+                    )
         content_type = found.content_type or CONTENT_TYPES.get(role, "application/octet-stream")
-        return RecordFile(role, key, found.size, content_type, sha256=sha256, source_md5=found.source_md5)
+        return RecordFile(role, key, found.size, content_type, sha256=sha256, source_md5=source_md5)
 
-    def _write_manifest(self, written: list[str]) -> Manifest:
-        files = [self._listed(role) for role in self._roles()]
+    def _write_manifest(self, audio: ArchivedAudio) -> Manifest:
+        files = [self._listed(role, audio) for role in self._roles()]
         data = encode_json(manifest_document(self.transcript_id, files, archived_at=datetime.now(UTC)))
         if not self.store.put(
             self.keys.manifest,
@@ -190,33 +213,22 @@ class RecordArchiver:
             # Another task completed this record first; it counts if it is this transcript's.
             return self.verified_manifest()
         log.info(
-            "Wrote %s: the record of transcript %s is complete (%d file(s) written by this attempt).",
-            self._uri("manifest"),
-            self.transcript_id,
-            len(written),
+            "Wrote %s: the record of transcript %s is complete.", self._uri("manifest"), self.transcript_id
         )
         return Manifest(self.transcript_id, {f.role: f for f in files})
-
-    def _remove(self, written: list[str]) -> None:
-        for key in reversed(written):
-            try:
-                self.store.delete(key)
-            except Exception as exc:
-                log.warning(
-                    "Could not remove %s after the failure (%s).", self.store.uri(key), type(exc).__name__
-                )
-            else:
-                log.warning("Removed %s: the record was not completed.", self.store.uri(key))
 
     def _uri(self, role: str) -> str:
         return self.store.uri(self.keys.of(role))
 
 
 def verify_record(store: RecordStore, manifest_key: str, transcript_id: str) -> Manifest:
-    """Read the manifest at ``manifest_key`` and check that each file it lists is there, whole.
+    """Read the manifest at ``manifest_key``; check that each file it lists is there, whole, the same bytes.
 
-    :raises AssemblyAIFinalError: the manifest names another transcript, or a file is missing or
-        differs in size (or in transcript id, where the store keeps metadata).
+    Each file is read back (streamed) and its SHA-256 compared with the one the manifest lists.
+
+    :raises AssemblyAIFinalError: the manifest names another transcript or lists no audio, or a file
+        is missing, differs in size or digest, or (where the store keeps metadata) belongs to another
+        transcript or plays another role.
     """
     where = store.uri(manifest_key)
     manifest = Manifest.parse(store.read(manifest_key, limit=MANIFEST_MAX_BYTES), where=where)
@@ -225,24 +237,37 @@ def verify_record(store: RecordStore, manifest_key: str, transcript_id: str) -> 
             f"{where} is the record of transcript {manifest.transcript_id}, not of {transcript_id}; it was "
             "left untouched. Choose another key, or set replace=True to overwrite it."
         )
+    if "audio" not in manifest.files:
+        raise AssemblyAIFinalError(f"The record {where} of transcript {transcript_id} lists no audio.")
     for listed in manifest.files.values():
-        found = store.find(listed.key)
-        problem = _file_problem(listed, found, transcript_id)
+        problem = _file_problem(store, listed, store.find(listed.key), transcript_id)
         if problem:
             raise AssemblyAIFinalError(
                 f"The record {where} of transcript {transcript_id} is damaged: "
-                f"{store.uri(listed.key)} {problem}."
+                f"{store.uri(listed.key)} {problem}. Archive it again with replace=True while the "
+                "transcript is still at AssemblyAI."
             )
     return manifest
 
 
-def _file_problem(listed: RecordFile, found: StoredFile | None, transcript_id: str) -> str:
+def _file_problem(
+    store: RecordStore, listed: RecordFile, found: StoredFile | None, transcript_id: str
+) -> str:
     if found is None:
         return "is missing"
     if found.size != listed.size:
         return f"holds {found.size} bytes where the manifest lists {listed.size}"
     if found.transcript_id is not None and found.transcript_id != transcript_id:
         return f"belongs to transcript {found.transcript_id}"
+    if found.role is not None and found.role != listed.role:
+        return f"is the {found.role} file of a record, where the manifest lists its {listed.role}"
+    if not listed.sha256:
+        return (
+            "has no SHA-256 in the manifest (written by an earlier version), so its bytes cannot be shown "
+            "to be the ones archived"
+        )
+    if store.digest(listed.key).sha256 != listed.sha256:
+        return "holds bytes whose SHA-256 differs from the one the manifest lists"
     return ""
 
 

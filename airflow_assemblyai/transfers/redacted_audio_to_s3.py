@@ -24,8 +24,10 @@ from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.redaction import AudioFormat, judge_transcript
 from airflow_assemblyai.transfers.archive import (
     META_AUDIO_FORMAT,
+    META_RECORD_ROLE,
     META_SOURCE_ETAG,
     META_SOURCE_LENGTH,
+    META_SOURCE_MD5,
     META_TRANSCRIPT_ID,
     ArchivedObject,
     archive_uri,
@@ -35,11 +37,13 @@ from airflow_assemblyai.transfers.audio_header import HEADER_BYTES, check_audio_
 from airflow_assemblyai.transfers.object_storage import (
     ObjectStorageRecordStore,
     as_object_storage_path,
-    md5_of,
+    digest_of,
+    read_audio_digest,
+    write_audio_digest,
     write_whole,
 )
-from airflow_assemblyai.transfers.record import RecordKeys
-from airflow_assemblyai.transfers.record_archive import RecordArchiver
+from airflow_assemblyai.transfers.record import AudioDigest, DigestingReader, RecordKeys
+from airflow_assemblyai.transfers.record_archive import ArchivedAudio, RecordArchiver
 from airflow_assemblyai.transfers.s3_upload import GuardedUpload, explain_s3_error, s3_error_code
 from airflow_assemblyai.transfers.stores import RecordStore, S3RecordStore
 from airflow_assemblyai.transfers.stream import ResumableDownload
@@ -131,10 +135,14 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         ``ObjectStoragePath`` or its URI (templated): ``s3://`` takes the S3 path with all its
         guarantees (the path's ``conn_id`` as the AWS connection); any other store (``file://``,
         ``gs://``, ``abfs://``...) is written through Airflow's object-storage layer, streamed in
-        bounded memory, visible only once verified. See "Any object store" in the README.
+        bounded memory, visible only once verified; the SHA-256 of the audio and the transcript id
+        are recorded beside it (``x.wav.digest.json``), so a re-run recognises it by content. See
+        "Any object store" in the README.
     :param archive_record: archive the whole redacted record: beside the audio, the transcript as
-        JSON (an allow-list of redacted fields), its subtitles and, last, a manifest; return the
-        manifest's URI instead of the audio's. See "The redacted record" in the README.
+        JSON (an allow-list of redacted fields), its subtitles and, last, a manifest listing each
+        file's size and SHA-256; return the manifest's URI instead of the audio's. A failed attempt
+        leaves the files it verified in place and a re-run completes the record. See "The redacted
+        record" in the README.
     :param subtitle_formats: the subtitles archived with the record (``srt``, ``vtt``).
     :param chars_per_caption: the longest subtitle caption in characters; AssemblyAI's default when None.
     :param include_transcript_fields: transcript fields to archive beyond the allow-list (entities,
@@ -322,17 +330,16 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             extra_fields=self.include_transcript_fields,
         )
 
-    def _archive(self, transcript_id: str, bucket: str, key: str) -> bool:
-        """Copy unless the key holds this transcript's audio (return False then); settle races with
+    def _archive(self, transcript_id: str, bucket: str, key: str) -> ArchivedAudio:
+        """Copy unless the key holds this transcript's audio (``wrote`` False then); settle races with
         conditional writes."""
         create_only = not self.replace
         last = ""
         for _ in range(WRITE_ROUNDS):
             if self._existing_archive(transcript_id, bucket, key):
-                return False
+                return ArchivedAudio(wrote=False)
             try:
-                self._copy(transcript_id, bucket, key, create_only=create_only)
-                return True
+                return self._copy(transcript_id, bucket, key, create_only=create_only)
             except Exception as exc:
                 if self._kill_requested:
                     raise AssemblyAITransientError(
@@ -362,7 +369,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 else:
                     raise
         if self._existing_archive(transcript_id, bucket, key):
-            return False
+            return ArchivedAudio(wrote=False)
         raise AssemblyAITransientError(
             f"The write of s3://{bucket}/{key} met concurrent writes {WRITE_ROUNDS} times (last: {last}); "
             "retry the task later."
@@ -405,8 +412,8 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             finally:
                 self._running = None
 
-    def _copy(self, transcript_id: str, bucket: str, key: str, *, create_only: bool) -> int:
-        """Stream the transcript's redacted audio to ``bucket``/``key``; return the bytes copied."""
+    def _copy(self, transcript_id: str, bucket: str, key: str, *, create_only: bool) -> ArchivedAudio:
+        """Stream the transcript's redacted audio to ``bucket``/``key``; return its digest."""
         s3 = self.s3_hook
         self._abort_unfinished_uploads(bucket, key)
         with self._opened_download(transcript_id, key) as (stream, audio_format):
@@ -431,12 +438,17 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 " (create only)" if create_only else "",
             )
             # An execution timeout interrupts this thread: stop at once, as on SIGTERM.
-            upload.run(stream, on_interrupt=self.on_kill)
+            digesting = DigestingReader(stream)
+            upload.run(digesting, on_interrupt=self.on_kill)
         self._log_copied(stream, f"s3://{bucket}/{key}")
-        return stream.bytes_received
+        return self._archived(stream, digesting)
 
-    def _copy_to_path(self, transcript_id: str, path: ObjectStoragePath) -> bool:
-        """Stream the redacted audio to ``path`` through its store, whole or not at all; False if taken."""
+    def _copy_to_path(self, transcript_id: str, path: ObjectStoragePath) -> ArchivedAudio | None:
+        """Stream the redacted audio to ``path`` through its store, whole or not at all; None if taken.
+
+        Right before the file becomes visible, its SHA-256 (computed while streaming) and the
+        transcript id are recorded beside it, so a re-run recognises it by content.
+        """
         with self._opened_download(transcript_id, path.name) as (stream, audio_format):
             self.log.info(
                 "Streaming %s (%s, %s bytes) to %s%s",
@@ -446,41 +458,78 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 path,
                 " (create only)" if not self.replace else "",
             )
-            wrote = write_whole(path, stream, create_only=not self.replace)
-        if wrote:
-            self._log_copied(stream, str(path))
-        return wrote
+            digesting = DigestingReader(stream)
 
-    def _archive_to_path(self, transcript_id: str, path: ObjectStoragePath) -> bool:
-        """Copy unless ``path`` holds this transcript's audio (False then); refuse any other file there."""
+            def record_digest() -> None:
+                archived, digest = self._archived(stream, digesting), digesting.digest
+                size = digest.size if digest else 0
+                write_audio_digest(
+                    path, AudioDigest(transcript_id, size, archived.sha256 or "", archived.source_md5)
+                )
+
+            if not write_whole(path, digesting, create_only=not self.replace, before_commit=record_digest):
+                return None
+        self._log_copied(stream, str(path))
+        return self._archived(stream, digesting)
+
+    def _archived(self, stream: ResumableDownload, digesting: DigestingReader) -> ArchivedAudio:
+        """Return what a copy read to its end wrote: the SHA-256 of its bytes, the source's MD5."""
+        digest = digesting.digest
+        if digest is None:
+            raise AssemblyAIFinalError(f"The copy of {stream.description} ended before its last byte.")
+        verified = stream.etag if stream.etag_is_md5 and digest.md5 == stream.etag else None
+        return ArchivedAudio(wrote=True, sha256=digest.sha256, source_md5=verified)
+
+    def _archive_to_path(self, transcript_id: str, path: ObjectStoragePath) -> ArchivedAudio:
+        """Copy unless ``path`` holds this transcript's audio (``wrote`` False then); refuse other files."""
         for _ in range(WRITE_ROUNDS):
-            if self._existing_file(transcript_id, path):
-                return False
-            if self._copy_to_path(transcript_id, path):
-                return True
+            found = self._existing_file(transcript_id, path)
+            if found is not None:
+                return found
+            copied = self._copy_to_path(transcript_id, path)
+            if copied is not None:
+                return copied
         raise AssemblyAITransientError(
             f"The write of {path} met concurrent writes {WRITE_ROUNDS} times; retry the task later."
         )
 
-    def _existing_file(self, transcript_id: str, path: ObjectStoragePath) -> bool:
-        """Return True when ``path`` holds this transcript's audio, shown by its length and MD5."""
+    def _existing_file(self, transcript_id: str, path: ObjectStoragePath) -> ArchivedAudio | None:
+        """Return what ``path`` holds when it is this transcript's audio, shown by content; None when free.
+
+        The stored bytes' SHA-256 is compared with the one the attempt that wrote them recorded beside
+        them; failing that, their MD5 with the source's, when the source's ETag is an MD5.
+        """
         if not path.exists():
-            return False
+            return None
         if self.replace:
             self.log.info("%s exists; replace=True, so it will be overwritten.", path)
-            return False
-        size = int(path.stat().st_size)
+            return None
+        stored = digest_of(path)
+        recorded = read_audio_digest(path)
+        if (
+            recorded is not None
+            and recorded.transcript_id == transcript_id
+            and (recorded.sha256, recorded.size) == (stored.sha256, stored.size)
+        ):
+            self.log.info(
+                "%s already holds the redacted audio of transcript %s (its SHA-256 matches the one recorded "
+                "when it was written).",
+                path,
+                transcript_id,
+            )
+            return ArchivedAudio(wrote=False, sha256=stored.sha256, source_md5=recorded.source_md5)
         with self._opened_download(transcript_id, path.name) as (stream, _):
-            same = stream.etag_is_md5 and stream.length == size and md5_of(path) == stream.etag
+            same = stream.etag_is_md5 and stream.length == stored.size and stored.md5 == stream.etag
         if same:
             self.log.info(
                 "%s already holds the redacted audio of transcript %s (length and MD5).", path, transcript_id
             )
-            return True
+            return ArchivedAudio(wrote=False, sha256=stored.sha256, source_md5=stored.md5)
         raise AssemblyAIFinalError(
             f"{path} already exists and is not shown to be the redacted audio of transcript {transcript_id} "
-            "(its length or MD5 differs, or the source has no MD5 to compare); it was left untouched. Set "
-            "replace=True to overwrite it, or choose another destination."
+            "(no SHA-256 recorded beside it by the attempt that wrote it matches its bytes, and its length "
+            "or MD5 differs from the source's, or the source has no MD5 to compare); it was left untouched. "
+            "Set replace=True to overwrite it, or choose another destination."
         )
 
     def _log_copied(self, stream: ResumableDownload, where: str) -> None:
@@ -618,7 +667,11 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             META_SOURCE_ETAG: stream.etag or "",
             META_SOURCE_LENGTH: "" if stream.length is None else str(stream.length),
             META_AUDIO_FORMAT: audio_format,
+            META_RECORD_ROLE: "audio",
         }
+        if self.verify_md5 and stream.etag_is_md5 and stream.etag:
+            # The upload completes only after the streamed bytes' MD5 matched it.
+            args["Metadata"][META_SOURCE_MD5] = stream.etag
         if self.checksum_algorithm:
             args["ChecksumAlgorithm"] = self.checksum_algorithm
         return args

@@ -13,17 +13,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_assemblyai.exceptions import AssemblyAIFinalError
-from airflow_assemblyai.transfers.archive import META_SOURCE_ETAG, META_TRANSCRIPT_ID, archive_uri
-from airflow_assemblyai.transfers.record import MANIFEST_MAX_BYTES, sha256_hex
+from airflow_assemblyai.transfers.archive import (
+    META_RECORD_ROLE,
+    META_SOURCE_MD5,
+    META_TRANSCRIPT_ID,
+    archive_uri,
+)
+from airflow_assemblyai.transfers.record import MANIFEST_MAX_BYTES, Digest, Digesting, md5_or_none, sha256_hex
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
 log = logging.getLogger(__name__)
 
-#: Metadata naming the role of a record file and the SHA-256 of its bytes.
-META_RECORD_ROLE = "assemblyai-record-role"
+__all__ = ["META_RECORD_ROLE", "META_SHA256", "RecordStore", "S3RecordStore", "StoredFile"]
+
+#: Metadata holding the SHA-256 of a small record file's bytes (the role is :data:`META_RECORD_ROLE`).
 META_SHA256 = "assemblyai-sha256"
+#: Bytes read per step when a stored file is hashed.
+_DIGEST_CHUNK = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,8 +67,8 @@ class RecordStore(Protocol):
     ) -> bool:
         """Write ``data`` whole or not at all; return False when ``create_only`` found the key taken."""
 
-    def delete(self, key: str) -> None:
-        """Remove ``key`` (absent is fine)."""
+    def digest(self, key: str) -> Digest:
+        """Return the digest of the bytes at ``key``, read back in bounded memory."""
 
 
 class S3RecordStore:
@@ -99,7 +107,7 @@ class S3RecordStore:
             transcript_id=metadata.get(META_TRANSCRIPT_ID) or None,
             role=metadata.get(META_RECORD_ROLE) or None,
             sha256=metadata.get(META_SHA256) or None,
-            source_md5=metadata.get(META_SOURCE_ETAG) or None,
+            source_md5=md5_or_none(metadata.get(META_SOURCE_MD5)),
             content_type=head.get("ContentType"),
         )
 
@@ -148,9 +156,16 @@ class S3RecordStore:
             raise
         return True
 
-    def delete(self, key: str) -> None:
-        """Delete the object (under Object Lock this adds a delete marker; locked versions stay)."""
-        self.client.delete_object(Bucket=self.bucket, Key=key)
+    def digest(self, key: str) -> Digest:
+        """Return the digest of the object's bytes, streamed."""
+        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        digesting = Digesting()
+        try:
+            for chunk in body.iter_chunks(_DIGEST_CHUNK):
+                digesting.update(chunk)
+        finally:
+            body.close()
+        return digesting.digest()
 
 
 def object_storage_uri(path: ObjectStoragePath) -> str:

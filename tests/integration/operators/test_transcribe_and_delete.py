@@ -12,9 +12,12 @@ from airflow_assemblyai.exceptions import AssemblyAIFinalError, AssemblyAIInvali
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
 from airflow_assemblyai.testing.audio import synth_wav
-from airflow_assemblyai.testing.emulator import Emulator
+from airflow_assemblyai.testing.emulator import Emulator, Faults
+from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
 
 pytestmark = pytest.mark.usefixtures("emulator_connection")
+
+WAV = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_audio_quality": "wav"}
 
 
 def test_submit_sends_every_redaction_field(emulator: Emulator) -> None:
@@ -87,21 +90,56 @@ def delete_after_archive(transcript_id: str, archive_uri: str | None) -> Assembl
     )
 
 
-def test_delete_goes_ahead_when_the_archive_holds_the_transcripts_audio(
-    emulator: Emulator, s3_bucket: str, moto_server: str
-) -> None:
-    tid = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
-    s3.put_object(
-        Bucket=s3_bucket,
-        Key="calls/a#1.wav",
-        Body=b"RIFF....WAVE",
-        Metadata={"assemblyai-transcript-id": tid, "assemblyai-source-length": "12"},
+def archive_audio(transcript_id: str, s3_key: str) -> str:
+    """Archive the transcript's redacted audio alone (no record), as the batch DAG does."""
+    return str(
+        AssemblyAIRedactedAudioToS3Operator(
+            task_id="archive", transcript_id=transcript_id, s3_key=s3_key
+        ).execute({})  # type: ignore[arg-type]
     )
 
-    delete_after_archive(tid, f"s3://{s3_bucket}/calls/a%231.wav").execute({})  # type: ignore[arg-type]
+
+def test_delete_goes_ahead_when_the_archive_holds_the_transcripts_audio(
+    emulator: Emulator, s3_bucket: str
+) -> None:
+    tid = emulator.add_transcript(params=WAV)
+    uri = archive_audio(tid, f"s3://{s3_bucket}/calls/a#1.wav")
+    assert uri == f"s3://{s3_bucket}/calls/a%231.wav"
+
+    delete_after_archive(tid, uri).execute({})  # type: ignore[arg-type]
 
     assert emulator.deleted(tid)
+
+
+def test_delete_compares_the_audios_digest_not_its_size_or_metadata(
+    emulator: Emulator, s3_bucket: str, moto_server: str
+) -> None:
+    tid = emulator.add_transcript(params=WAV)
+    uri = archive_audio(tid, f"s3://{s3_bucket}/a.wav")
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    archived = s3.get_object(Bucket=s3_bucket, Key="a.wav")
+    original = archived["Body"].read()
+    # Same length, same metadata (transcript id, recorded length), other bytes.
+    s3.put_object(
+        Bucket=s3_bucket, Key="a.wav", Body=original[:-4] + b"\xff" * 4, Metadata=archived["Metadata"]
+    )
+
+    with pytest.raises(AssemblyAIFinalError, match="MD5 of the archived bytes") as caught:
+        delete_after_archive(tid, uri).execute({})  # type: ignore[arg-type]
+
+    assert "was not deleted" in str(caught.value)
+    assert not emulator.deleted(tid)
+
+
+def test_delete_fails_closed_when_the_audio_has_no_digest_to_show(emulator: Emulator, s3_bucket: str) -> None:
+    tid = emulator.add_transcript(params=WAV, faults=Faults(etag_style="multipart"))
+    uri = archive_audio(tid, f"s3://{s3_bucket}/a.wav")
+
+    with pytest.raises(AssemblyAIFinalError, match="archive_record=True") as caught:
+        delete_after_archive(tid, uri).execute({})  # type: ignore[arg-type]
+
+    assert "no MD5" in str(caught.value)
+    assert not emulator.deleted(tid)
 
 
 @pytest.mark.parametrize(

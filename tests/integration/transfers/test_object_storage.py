@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -13,7 +14,11 @@ from typing import Any, cast
 import pytest
 from airflow.sdk import Context, ObjectStoragePath
 
-from airflow_assemblyai.exceptions import AssemblyAIFinalError, RedactedAudioIntegrityError
+from airflow_assemblyai.exceptions import (
+    AssemblyAIFinalError,
+    AssemblyAIInvalidInputError,
+    RedactedAudioIntegrityError,
+)
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.testing.loopback import LOOPBACK, free_port, listening_process
@@ -29,6 +34,8 @@ PARAMS = {
     "redact_pii_return_unredacted": True,
 }
 SUFFIXES = (".wav", ".transcript.json", ".srt", ".vtt", ".manifest.json")
+#: Outside S3, the SHA-256 of the audio recorded beside it by the attempt that wrote it.
+AUDIO_DIGEST = ".wav.digest.json"
 
 
 def to(destination: Any, tid: str, **kwargs: Any) -> AssemblyAIRedactedAudioToS3Operator:
@@ -158,7 +165,9 @@ def test_the_same_record_to_file_and_to_s3_as_object_storage_paths(
 
     assert local == f"file://{tmp_path}/calls/a.manifest.json"
     assert in_s3 == f"s3://{s3_bucket}/calls/a.manifest.json"
-    assert sorted(p.name for p in (tmp_path / "calls").iterdir()) == sorted(f"a{s}" for s in SUFFIXES)
+    assert sorted(p.name for p in (tmp_path / "calls").iterdir()) == sorted(
+        f"a{s}" for s in (*SUFFIXES, AUDIO_DIGEST)
+    )
     for suffix in (".wav", ".srt", ".vtt"):
         stored = s3_client.get_object(Bucket=s3_bucket, Key=f"calls/a{suffix}")
         assert (tmp_path / "calls" / f"a{suffix}").read_bytes() == stored["Body"].read(), suffix
@@ -204,7 +213,7 @@ def test_a_killed_attempt_on_file_is_completed_by_the_rerun(
     run(to(f"file://{tmp_path}/a.wav", tid))
 
     after = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
-    assert sorted(after) == sorted(f"a{s}" for s in SUFFIXES)
+    assert sorted(after) == sorted(f"a{s}" for s in (*SUFFIXES, AUDIO_DIGEST))
     assert {name: after[name] for name in before} == before  # the audio, JSON and SRT were kept as they were
 
 
@@ -223,7 +232,7 @@ def test_the_record_commits_only_whole_files(emulator_connection: Emulator, stor
     tid = emulator_connection.add_transcript(params=PARAMS)
     manifest = run(to(store.uri("calls-a.wav"), tid))
     assert manifest.endswith("/calls-a.manifest.json")
-    assert store.names() == {f"calls-a{s}" for s in SUFFIXES}
+    assert store.names() == {f"calls-a{s}" for s in (*SUFFIXES, AUDIO_DIGEST)}
     assert store.cat("calls-a.wav") == emulator_connection.redacted_audio(tid)
 
     cut = emulator_connection.add_transcript(
@@ -292,3 +301,80 @@ def test_the_purge_of_a_file_archive_needs_its_complete_record(
     run(to(f"file://{tmp_path}/a.wav", tid))  # the re-run completes the record
     purge(manifest)
     assert emulator_connection.deleted(tid)
+
+
+def test_the_purge_compares_each_files_digest_not_its_size(
+    emulator_connection: Emulator, tmp_path: Path
+) -> None:
+    tid = emulator_connection.add_transcript(params=PARAMS)
+    manifest = run(to(f"file://{tmp_path}/a.wav", tid))
+    audio = (tmp_path / "a.wav").read_bytes()
+    (tmp_path / "a.wav").write_bytes(audio[:-4] + b"\xff" * 4)  # the same size, other bytes
+    purge = AssemblyAIDeleteTranscriptOperator(task_id="delete", transcript_id=tid, archive_uri=manifest)
+
+    with pytest.raises(AssemblyAIFinalError, match=r"a\.wav holds bytes whose SHA-256"):
+        purge.execute(cast("Context", {}))
+
+    assert not emulator_connection.deleted(tid)
+    (tmp_path / "a.wav").write_bytes(audio)
+    purge.execute(cast("Context", {}))
+    assert emulator_connection.deleted(tid)
+
+
+@pytest.mark.parametrize("etag_style", ["multipart", "none"])
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_a_rerun_recognises_its_audio_by_content_whatever_the_source_etag(
+    emulator_connection: Emulator, tmp_path: Path, etag_style: str, where: str
+) -> None:
+    tid = emulator_connection.add_transcript(params=PARAMS, faults=Faults(etag_style=etag_style))
+    if where == "file":
+        audio_uri, manifest_uri = f"file://{tmp_path}/a.wav", f"file://{tmp_path}/a.manifest.json"
+    else:
+        store = memory_store()
+        audio_uri, manifest_uri = store.uri("a.wav"), store.uri("a.manifest.json")
+    manifest = run(to(audio_uri, tid))
+    assert ObjectStoragePath(manifest) == ObjectStoragePath(manifest_uri)
+    ObjectStoragePath(manifest).unlink()  # what a kill before the manifest leaves
+    seen = sum(1 for r in emulator_connection.requests if r.kind == "download")
+
+    assert run(to(audio_uri, tid)) == manifest
+
+    assert sum(1 for r in emulator_connection.requests if r.kind == "download") == seen
+    listed = json.loads(ObjectStoragePath(manifest).read_bytes())["files"]["audio"]
+    assert listed["sha256"] == hashlib.sha256(emulator_connection.redacted_audio(tid)).hexdigest()
+    assert "source_md5" not in listed
+    # The audio alone (no record) is recognised the same way.
+    audio_alone = AssemblyAIRedactedAudioToS3Operator(
+        task_id="archive", transcript_id=tid, destination=audio_uri
+    )
+    assert ObjectStoragePath(run(audio_alone)) == ObjectStoragePath(audio_uri)
+    assert sum(1 for r in emulator_connection.requests if r.kind == "download") == seen
+
+
+def test_a_file_uri_with_two_slashes_is_refused(
+    emulator_connection: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    tid = emulator_connection.add_transcript(params=PARAMS)
+
+    with pytest.raises(AssemblyAIInvalidInputError, match=r"destination .*file:///archive/x\.wav"):
+        run(to("file://archive/x.wav", tid))
+
+    assert list(tmp_path.iterdir()) == []
+    assert [r for r in emulator_connection.requests if r.kind == "download"] == []
+
+
+def test_a_manifest_without_the_audios_sha256_is_not_enough_to_purge(
+    emulator_connection: Emulator, tmp_path: Path
+) -> None:
+    tid = emulator_connection.add_transcript(params=PARAMS)
+    manifest = run(to(f"file://{tmp_path}/a.wav", tid))
+    document = json.loads((tmp_path / "a.manifest.json").read_text())
+    del document["files"]["audio"]["sha256"]  # as manifests listed the audio before
+    (tmp_path / "a.manifest.json").write_text(json.dumps(document))
+    purge = AssemblyAIDeleteTranscriptOperator(task_id="delete", transcript_id=tid, archive_uri=manifest)
+
+    with pytest.raises(AssemblyAIFinalError, match=r"a\.wav has no SHA-256 in the manifest"):
+        purge.execute(cast("Context", {}))
+
+    assert not emulator_connection.deleted(tid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import timedelta
@@ -14,7 +15,7 @@ from airflow.sdk import Context
 from airflow_assemblyai.exceptions import AssemblyAIFinalError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
-from airflow_assemblyai.testing.emulator import Emulator
+from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.transfers.record import ALLOWED_FIELDS, UTTERANCE_KEYS, WORD_KEYS
 from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
 
@@ -149,7 +150,11 @@ def test_a_rerun_writes_nothing_twice(emulator_connection: Emulator, s3_bucket: 
     assert sum(1 for r in emulator_connection.requests if r.kind == "download") == downloads_before
 
 
-def test_a_failure_half_way_leaves_no_part_of_the_record(
+def downloads(emulator: Emulator) -> int:
+    return sum(1 for r in emulator.requests if r.kind == "download")
+
+
+def test_a_failure_after_the_audio_landed_keeps_it_and_the_rerun_completes_without_downloading(
     emulator_connection: Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
     tid = emulator_connection.add_transcript(params=LEAKY)
@@ -159,8 +164,81 @@ def test_a_failure_half_way_leaves_no_part_of_the_record(
     with pytest.raises(RuntimeError, match="refused the subtitles"):
         run(operator)
 
-    assert keys_in(s3_client, s3_bucket) == []
+    # The verified audio, JSON and SRT stay; without a manifest the record is not complete.
+    assert keys_in(s3_client, s3_bucket) == sorted(FILES[:3])
     assert s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    seen = downloads(emulator_connection)
+    rerun = record_transfer(s3_bucket, transcript_id=tid)
+    writes = s3_writes(rerun)
+
+    run(rerun)
+
+    assert writes == [("PutObject", "a.vtt"), ("PutObject", "a.manifest.json")]
+    assert downloads(emulator_connection) == seen
+    assert keys_in(s3_client, s3_bucket) == sorted(FILES)
+
+
+def test_a_failing_replace_keeps_the_manifest_and_a_replace_rerun_completes(
+    emulator_connection: Emulator, s3_bucket: str, s3_client: Any
+) -> None:
+    tid = emulator_connection.add_transcript(params=LEAKY)
+    run(record_transfer(s3_bucket, transcript_id=tid))
+    replacing = record_transfer(s3_bucket, transcript_id=tid, replace=True)
+    fail_on_put(replacing, "calls/a.srt", RuntimeError("the store refused the subtitles"))
+
+    with pytest.raises(RuntimeError, match="refused the subtitles"):
+        run(replacing)
+
+    assert keys_in(s3_client, s3_bucket) == sorted(FILES)  # the manifest was never deleted first
+    run(record_transfer(s3_bucket, transcript_id=tid, replace=True))
+    purge = AssemblyAIDeleteTranscriptOperator(
+        task_id="purge", transcript_id=tid, archive_uri=f"s3://{s3_bucket}/calls/a.manifest.json"
+    )
+    run(purge)
+    assert emulator_connection.deleted(tid)
+
+
+def test_a_taken_sibling_key_is_found_before_the_audio_is_downloaded(
+    emulator_connection: Emulator, s3_bucket: str, s3_client: Any
+) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="calls/a.vtt", Body=b"someone else's subtitles")
+    tid = emulator_connection.add_transcript(params=LEAKY)
+
+    with pytest.raises(AssemblyAIFinalError, match=r"calls/a\.vtt already exists"):
+        run(record_transfer(s3_bucket, transcript_id=tid))
+
+    assert downloads(emulator_connection) == 0
+    assert keys_in(s3_client, s3_bucket) == ["calls/a.vtt"]
+
+
+@pytest.mark.parametrize("etag_style", ["md5", "multipart", "none"])
+def test_the_manifest_lists_the_audios_sha256_and_an_md5_or_no_source_md5(
+    emulator_connection: Emulator, s3_bucket: str, s3_client: Any, etag_style: str
+) -> None:
+    tid = emulator_connection.add_transcript(params=LEAKY, faults=Faults(etag_style=etag_style))
+    run(record_transfer(s3_bucket, transcript_id=tid))
+    manifest = json.loads(s3_client.get_object(Bucket=s3_bucket, Key="calls/a.manifest.json")["Body"].read())
+    audio = emulator_connection.redacted_audio(tid)
+    listed = manifest["files"]["audio"]
+    assert listed["sha256"] == hashlib.sha256(audio).hexdigest()
+    if etag_style == "md5":
+        assert listed["source_md5"] == hashlib.md5(audio).hexdigest()
+    else:
+        assert "source_md5" not in listed
+
+
+def test_no_file_of_the_record_but_the_audio_passes_as_its_audio(
+    emulator_connection: Emulator, s3_bucket: str
+) -> None:
+    tid = emulator_connection.add_transcript(params=LEAKY)
+    run(record_transfer(s3_bucket, transcript_id=tid))
+    for key in FILES[1:4]:
+        purge = AssemblyAIDeleteTranscriptOperator(
+            task_id="purge", transcript_id=tid, archive_uri=f"s3://{s3_bucket}/{key}"
+        )
+        with pytest.raises(AssemblyAIFinalError, match="not its redacted audio"):
+            run(purge)
+    assert not emulator_connection.deleted(tid)
 
 
 def test_a_killed_attempt_leaves_no_manifest_and_the_rerun_completes_it(
@@ -193,8 +271,19 @@ def test_the_purge_checks_every_file_the_manifest_lists(
 ) -> None:
     tid = emulator_connection.add_transcript(params=LEAKY)
     manifest_uri = run(record_transfer(s3_bucket, transcript_id=tid))
-    s3_client.put_object(Bucket=s3_bucket, Key="calls/a.srt", Body=b"shorter")
     purge = AssemblyAIDeleteTranscriptOperator(task_id="purge", transcript_id=tid, archive_uri=manifest_uri)
+    audio = s3_client.get_object(Bucket=s3_bucket, Key="calls/a.wav")
+    original = audio["Body"].read()
+    # The same length and metadata, other bytes: only the digest tells them apart.
+    s3_client.put_object(
+        Bucket=s3_bucket, Key="calls/a.wav", Body=original[:-4] + b"\xff" * 4, Metadata=audio["Metadata"]
+    )
+    with pytest.raises(
+        AssemblyAIFinalError, match=r"damaged: s3://.*/calls/a\.wav holds bytes whose SHA-256"
+    ):
+        run(purge)
+    s3_client.put_object(Bucket=s3_bucket, Key="calls/a.wav", Body=original, Metadata=audio["Metadata"])
+    s3_client.put_object(Bucket=s3_bucket, Key="calls/a.srt", Body=b"shorter")
     with pytest.raises(AssemblyAIFinalError, match=r"damaged: s3://.*/calls/a\.srt holds 7 bytes"):
         run(purge)
     s3_client.delete_object(Bucket=s3_bucket, Key="calls/a.srt")

@@ -119,6 +119,8 @@ def test_multipart_copy_is_byte_identical_labelled_and_checksummed(
         "assemblyai-source-etag": hashlib.md5(audio).hexdigest(),
         "assemblyai-source-length": str(20 * MiB),
         "assemblyai-audio-format": "wav",
+        "assemblyai-record-role": "audio",
+        "assemblyai-source-md5": hashlib.md5(audio).hexdigest(),
     }
     assert calls.count("UploadPart") == 3
     assert "CompleteMultipartUpload" in calls

@@ -102,3 +102,34 @@ def test_other_objects_are_not_this_transcripts_audio(metadata: dict[str, str], 
 
     assert not found.holds("t-1")
     assert words in found.describe("t-1")
+
+
+MD5 = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "source_md5"),
+    [
+        # This version: the verified MD5 has its own key; a KMS source's 32-hex ETag is not one.
+        ({"assemblyai-record-role": "audio", "assemblyai-source-md5": MD5}, MD5),
+        ({"assemblyai-record-role": "audio", "assemblyai-source-etag": MD5}, None),
+        # Written before the role had a key: the source's ETag when it is 32 hex digits.
+        ({"assemblyai-source-etag": MD5}, MD5),
+        ({"assemblyai-source-etag": f"{MD5}-3"}, None),
+    ],
+)
+def test_the_md5_to_compare_is_one_the_bytes_were_verified_against(
+    metadata: dict[str, str], source_md5: str | None
+) -> None:
+    assert ArchivedObject.from_head(
+        {"Metadata": {"assemblyai-transcript-id": "t-1", **metadata}}
+    ).source_md5 == (source_md5)
+
+
+@pytest.mark.parametrize("role", ["transcript", "srt", "vtt", "manifest"])
+def test_only_the_audio_role_passes_as_the_audio(role: str) -> None:
+    found = ArchivedObject.from_head(
+        {"ContentLength": 12, "Metadata": {"assemblyai-transcript-id": "t-1", "assemblyai-record-role": role}}
+    )
+    assert not found.holds("t-1")
+    assert found.describe("t-1") == f"the {role} file of the record of transcript t-1"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
+import uuid
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
-from airflow_assemblyai.transfers.object_storage import write_whole
+from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
+from airflow_assemblyai.transfers.object_storage import as_object_storage_path, write_whole
 
 
 class FlushCommitsFileSystem(AbstractFileSystem):
@@ -110,3 +115,33 @@ def test_on_memory_a_failed_copy_leaves_nothing_and_a_whole_one_lands_alone() ->
     assert {name: fs.cat(name) for name in fs.store if "/unit-write/" in name} == {
         "/unit-write/a.wav": b"whole"
     }
+
+
+def test_a_killed_attempts_partial_file_is_removed_by_the_next_write(tmp_path: Path) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    leftover = tmp_path / f".a.wav.{uuid.uuid4().hex}.partial"
+    leftover.write_bytes(b"RIFF half of it")  # SIGKILL runs no clean-up: this is what it leaves
+
+    assert write_whole(ObjectStoragePath(f"file://{tmp_path}/a.wav"), io.BytesIO(b"whole"), create_only=True)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav"]
+
+
+def test_a_partial_file_another_writer_holds_is_left_alone(tmp_path: Path) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    live = tmp_path / f".a.wav.{uuid.uuid4().hex}.partial"
+    with open(live, "wb") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running write holds its own
+        write_whole(ObjectStoragePath(f"file://{tmp_path}/b.wav"), io.BytesIO(b"whole"), create_only=True)
+        write_whole(ObjectStoragePath(f"file://{tmp_path}/a.wav"), io.BytesIO(b"whole"), create_only=True)
+        assert live.exists()
+
+
+@pytest.mark.parametrize(
+    "uri", ["file://archive/x.wav", "file://localhost/archive/x.wav", "local://archive/x.wav"]
+)
+def test_a_file_uri_with_a_host_is_refused_naming_the_field_and_the_fix(uri: str) -> None:
+    with pytest.raises(AssemblyAIInvalidInputError, match=r"^destination .* (file|local):///archive/x\.wav"):
+        as_object_storage_path(uri)
