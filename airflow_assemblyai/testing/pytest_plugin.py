@@ -174,20 +174,25 @@ class OfflineServices:
         return moto_s3_client(self.s3_endpoint_url)
 
     def run_dag(self, dag: Any, **test_kwargs: Any) -> Any:
-        """Run ``dag.test(**test_kwargs)`` on the initialised metadata DB; return the DagRun.
-
-        The DAG is first written to the DB as the DAG processor would (``dag.test()`` of Airflow 3.3
-        runs only DAGs it finds serialized there).
-        """
-        from airflow.dag_processing.bundles.manager import DagBundlesManager
-        from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
+        """Run ``dag.test(**test_kwargs)`` on the initialised metadata DB; return the DagRun."""
         self.request.getfixturevalue("airflow_metadata_db")
-        DagBundlesManager().sync_bundles_to_db()  # type: ignore[no-untyped-call]
-        bag = DagBag(dag_folder=os.devnull)
-        bag.bag_dag(dag)
-        sync_bag_to_db(bag, "dags-folder", None)
-        return dag.test(**test_kwargs)
+        return run_dag_test(dag, **test_kwargs)
+
+
+def run_dag_test(dag: Any, **test_kwargs: Any) -> Any:
+    """Run ``dag.test(**test_kwargs)`` on an existing metadata DB; return the DagRun.
+
+    The DAG is first written to the DB as the DAG processor would (``dag.test()`` of Airflow 3.3
+    runs only DAGs it finds serialized there).
+    """
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()  # type: ignore[no-untyped-call]
+    bag = DagBag(dag_folder=os.devnull)
+    bag.bag_dag(dag)
+    sync_bag_to_db(bag, "dags-folder", None)
+    return dag.test(**test_kwargs)
 
 
 @pytest.fixture
