@@ -33,9 +33,7 @@ def test_the_pages_test_of_a_dag_of_ones_own_passes_offline(tmp_path: Path, with
         target.write_text(code)
     # A user's environment: no Airflow settings, no AssemblyAI key, no AWS keys of ours.
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIRFLOW", "ASSEMBLYAI", "AWS_", "PYTEST_"))
+        k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ASSEMBLYAI", "AWS_", "PYTEST_"))
     }
     if not with_s3:
         # moto's server cannot be imported: what a user without the testing-s3 extra has.
