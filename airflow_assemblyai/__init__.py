@@ -57,6 +57,14 @@ def _connection_form_fields() -> dict[str, Any]:
             "number",
             0,
         ),
+        "allow_insecure_http": {
+            "label": "Allow plain http",
+            "description": (
+                "Let an http:// Base URL reach a host that is not loopback: the API key then crosses "
+                "the network unencrypted, and a warning is logged. Leave off; use https://."
+            ),
+            "schema": {"type": ["boolean", "null"], "default": False},
+        },
     }
 
 

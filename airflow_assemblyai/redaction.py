@@ -2,7 +2,9 @@
 
 This is the one decision table that the sensor (poke and reschedule) and the trigger (deferred)
 share through the hook. It is pure: it reads parsed answers and returns a verdict or raises a
-final error; it never performs I/O.
+final error; it never performs I/O. AssemblyAI's own texts enter its errors with every URL cut to
+its origin (:func:`~airflow_assemblyai.masking.mask_urls_in`): a failed transcript's text names the
+``audio_url``, which may be pre-signed, and these errors end up in trigger events and task logs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from airflow_assemblyai.exceptions import (
     TranscriptFailedError,
     TranscriptNotFoundError,
 )
+from airflow_assemblyai.masking import mask_urls_in
 
 #: 400 text while the transcript is queued or processing: the only 400 that means "wait".
 PENDING_TEXT = "Transcription is still in progress. Redacted audio will be available after it has completed."
@@ -91,7 +94,7 @@ def judge_transcript(transcript_id: str, transcript: dict[str, Any]) -> Redactio
             f"Transcript {transcript_id} has an unknown status {raw_status!r}."
         ) from None
     if status is TranscriptStatus.ERROR:
-        reason = transcript.get("error") or "no reason given"
+        reason = mask_urls_in(str(transcript.get("error") or "no reason given")).rstrip(". ")
         raise TranscriptFailedError(
             f"Transcript {transcript_id} failed at AssemblyAI: {reason}. "
             "Fix the cause (audio source, parameters) and submit a new transcript."
@@ -112,7 +115,7 @@ def judge_redacted_audio_answer(transcript_id: str, status_code: int, body: dict
     200 with ``redacted_audio_ready`` is ready; 202 and the "still in progress" 400 mean wait; any
     other 400 (or 404) is final, classified by AssemblyAI's own text.
     """
-    api_error = str(body.get("error") or "")
+    api_error = mask_urls_in(str(body.get("error") or ""))
     if status_code == 200:
         url = body.get("redacted_audio_url")
         if body.get("status") != "redacted_audio_ready" or not isinstance(url, str) or not url:
@@ -128,6 +131,7 @@ def judge_redacted_audio_answer(transcript_id: str, status_code: int, body: dict
 
 def redacted_audio_error(transcript_id: str, status_code: int, api_error: str) -> AssemblyAIRequestError:
     """Return the final error for a 4xx on the redacted-audio endpoint, by AssemblyAI's text."""
+    api_error = mask_urls_in(api_error)
     text = api_error or f"HTTP {status_code}"
     if api_error.strip() == NOT_FOUND_TEXT or status_code == 404:
         return TranscriptNotFoundError(

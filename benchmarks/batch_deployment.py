@@ -2,8 +2,8 @@
 
 One deployment (api-server, scheduler, dag-processor, triggerer; LocalExecutor, SQLite, loopback)
 runs, in turn, a DAG of the same shape whose tasks do nothing (the baseline: Airflow's own cost for
-check_pool, plan, N x [transcribe, wait, archive, delete], purge_skipped, summarize) and the batch
-example DAG over N generated WAV recordings in a local folder. The emulator and a moto S3 server
+check_pool, plan, N x [transcribe, wait, archive, delete], find_unpurged, purge, summarize) and the
+batch example DAG over N generated WAV recordings in a local folder. The emulator and a moto S3 server
 run as separate processes. Emulator profile: each transcript completes ``--processing-seconds``
 after submission (default 0), and its redacted audio is rendered a little after the first poll: the
 first redacted-audio request after completion answers 202 (``--render-polls``), so every wait
@@ -65,14 +65,18 @@ BASELINE = textwrap.dedent(f'''
         @task
         def plan():
             count = int(get_current_context()["params"]["count"])
-            return [{{"audio_path": f"r{{n}}", "s3_key": f"k{{n}}"}} for n in range(count)]
+            return [dict(audio_path=f"r{{n}}", s3_key=f"k{{n}}", marker=f"m{{n}}") for n in range(count)]
 
         @task
-        def purge_skipped():
-            return 0
+        def find_unpurged():
+            return []
+
+        @task
+        def purge(transcript_id, archive_uri):
+            pass
 
         @task_group(group_id="recording")
-        def recording(audio_path, s3_key):
+        def recording(audio_path, s3_key, marker):
             @task(pool="assemblyai")
             def transcribe(audio_path):
                 return "id"
@@ -96,8 +100,10 @@ BASELINE = textwrap.dedent(f'''
         def summarize():
             pass
 
-        planned = plan()
-        chain(check_pool(), planned, [recording.expand_kwargs(planned), purge_skipped()], summarize())
+        planned, unpurged = plan(), find_unpurged()
+        report = summarize()
+        chain(check_pool(), planned, [recording.expand_kwargs(planned), unpurged], report)
+        chain(unpurged, purge.expand_kwargs(unpurged), report)
 ''')
 
 

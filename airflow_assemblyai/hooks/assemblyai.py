@@ -30,6 +30,7 @@ from airflow_assemblyai.exceptions import (
 )
 from airflow_assemblyai.hooks.settings import ConnectionSettings, parse_speech_models, read_settings
 from airflow_assemblyai.ids import validate_transcript_id
+from airflow_assemblyai.masking import mask_url, mask_urls_in
 from airflow_assemblyai.redaction import (
     NOT_FOUND_TEXT,
     RedactedAudio,
@@ -100,13 +101,17 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 def _api_error_text(response: httpx.Response) -> str:
-    """Return the ``error`` text of an AssemblyAI error body (or a short excerpt of the body)."""
+    """Return the ``error`` text of an AssemblyAI error body (or a short excerpt), URLs masked.
+
+    Every message, log line and attribute built from an answer's text goes through here, so a URL
+    it names (a pre-signed ``audio_url``, say) is cut to its origin before it goes anywhere.
+    """
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200].strip()
+        return mask_urls_in(response.text[:200].strip())
     if isinstance(body, dict) and body.get("error"):
-        return str(body["error"])
+        return mask_urls_in(str(body["error"]))
     return ""
 
 
@@ -217,7 +222,7 @@ class AssemblyAIHook(BaseHook):
             self._settings = read_settings(
                 self.assemblyai_conn_id, conn, conn.extra_dejson, self._retry_overrides
             )
-            mask_secret(self._settings.api_key)
+            self._settings_read(self._settings)
         return self._settings
 
     async def aget_settings(self) -> ConnectionSettings:
@@ -231,8 +236,20 @@ class AssemblyAIHook(BaseHook):
             conn = await get_async_connection(self.assemblyai_conn_id, hook=self)
             extra = await get_async_extra_dejson(conn)
             self._settings = read_settings(self.assemblyai_conn_id, conn, extra, self._retry_overrides)
-            mask_secret(self._settings.api_key)
+            self._settings_read(self._settings)
         return self._settings
+
+    def _settings_read(self, settings: ConnectionSettings) -> None:
+        """Mask the API key in every log; warn when it is about to travel unencrypted."""
+        mask_secret(settings.api_key)
+        if settings.insecure_http:
+            self.log.warning(
+                "Connection %r: Host %s is plain http to a host that is not loopback, allowed by its "
+                "extra field allow_insecure_http: the API key crosses the network unencrypted in every "
+                "request. Use https:// unless this network is trusted.",
+                self.assemblyai_conn_id,
+                mask_url(settings.base_url),
+            )
 
     @property
     def max_attempts(self) -> int:
@@ -346,9 +363,12 @@ class AssemblyAIHook(BaseHook):
         detail = _describe(exc)
         if isinstance(exc, _RetryableStatus) and exc.api_error:
             detail = f"{detail}: {exc.api_error}"
+        # Name the URL tried (userinfo and query masked): a wrong Host shows here, not just "retry later".
+        base = mask_url(self._settings.base_url) if self._settings is not None else ""
         return AssemblyAITransientError(
-            f"AssemblyAI {call.method} {call.path} did not succeed ({detail}); gave up after the "
-            "hook's retry budget. This is usually transient (rate limit, outage, network): retry later."
+            f"AssemblyAI {call.method} {base}{call.path} did not succeed ({detail}); gave up after the "
+            "hook's retry budget. This is usually transient (rate limit, outage, network): retry later; "
+            "if it persists, check the connection's Host."
         )
 
     # -- sending --------------------------------------------------------------------------------
@@ -591,16 +611,27 @@ class AssemblyAIHook(BaseHook):
         return self._json(call, self._send(call))
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the key and the host by listing one transcript; never raise."""
+        """Check the key and the host by listing one transcript; never raise.
+
+        A connection the hook refuses to use (a Host without a scheme, plain http to a host that is
+        not loopback) fails the test with the reason, before any request.
+        """
         try:
             self.list_transcripts(limit=1)
+        except AssemblyAIInvalidInputError as exc:
+            return False, str(exc)
         except AssemblyAIAuthError:
             return False, "AssemblyAI refused the API key (check the connection's password)."
         except AssemblyAITransientError as exc:
             return False, f"AssemblyAI could not be reached: {exc}"
         except Exception as exc:
             return False, f"{type(exc).__name__}: {exc}"
-        return True, f"Connected to AssemblyAI at {self.base_url}."
+        if self.settings.insecure_http:
+            return True, (
+                f"Connected to AssemblyAI at {mask_url(self.base_url)} over plain http "
+                "(allow_insecure_http is set): the API key travels unencrypted."
+            )
+        return True, f"Connected to AssemblyAI at {mask_url(self.base_url)}."
 
     # -- async API (same calls, same policy) -------------------------------------------------------
 

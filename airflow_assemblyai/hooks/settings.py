@@ -3,17 +3,24 @@
 A connection saved from Airflow's UI form stores an optional field left empty as ``null`` or
 ``""`` and may store a number as text; environment-variable connections carry real JSON types.
 Every spelling reads the same here: empty means "not set", ``"5"`` means 5.
+
+The Host must be a URL with its scheme. Plain ``http://`` is accepted only to a loopback address
+(the emulator's ``http://127.0.0.1:PORT``), since the API key travels in every request's header;
+elsewhere only with the extra field ``allow_insecure_http`` set, and the hook then logs a warning.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_assemblyai.defaults import DEFAULT_SPEECH_MODELS, RETRY_DEFAULTS
 from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
+from airflow_assemblyai.masking import mask_url
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -36,6 +43,8 @@ class ConnectionSettings:
     retry_wait_max: float = RETRY_DEFAULTS["retry_wait_max"]
     #: The connection's default model chain, or None to use :data:`DEFAULT_SPEECH_MODELS`.
     speech_models: tuple[str, ...] | None = None
+    #: True when the base URL is plain http to a non-loopback host, allowed by ``allow_insecure_http``.
+    insecure_http: bool = False
 
     @property
     def default_speech_models(self) -> tuple[str, ...]:
@@ -95,16 +104,49 @@ def parse_speech_models(value: object, *, field_name: str = "speech_models") -> 
     return models
 
 
-def _number(conn_id: str, name: str, value: object) -> float:
+def is_loopback_host(hostname: str) -> bool:
+    """Return True for ``localhost`` and loopback addresses (127.0.0.0/8, ``::1``), False otherwise."""
+    name = hostname.strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _number(where: str, name: str, value: object) -> float:
+    """Return ``value`` as a finite float, or raise naming the field (``where`` says whose it is)."""
     if isinstance(value, bool):
         value = None  # a checkbox is not a number
     try:
-        return float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise AssemblyAIInvalidInputError(
-            f"Connection {conn_id!r}: extra field {name!r} must be a number, got {value!r}. "
-            "Clear it to use the default, or enter a number."
+            f"{where} {name!r} must be a number, got {value!r}. Clear it to use the default, "
+            "or enter a number."
         ) from None
+    if not math.isfinite(number):
+        # inf would crash int() or wait forever; nan slips past every range check and waits 0 s.
+        raise AssemblyAIInvalidInputError(
+            f"{where} {name!r} must be a finite number, got {value!r}. Clear it to use the default "
+            f"({RETRY_DEFAULTS[name]:g}), or enter a number."
+        )
+    return number
+
+
+def _flag(conn_id: str, name: str, value: object) -> bool:
+    """Return an on/off extra field as a bool (true/false, yes/no, 1/0, on/off); unset is False."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    raise AssemblyAIInvalidInputError(
+        f"Connection {conn_id!r}: extra field {name!r} must be true or false, got {value!r}."
+    )
 
 
 def read_settings(
@@ -126,15 +168,18 @@ def read_settings(
     for name, default in RETRY_DEFAULTS.items():
         given = overrides.get(name)
         value = given if given is not None else extra_value(extra, name)
-        retry[name] = default if value is None else _number(conn_id, name, value)
+        where = "The hook's argument" if given is not None else f"Connection {conn_id!r}: extra field"
+        retry[name] = default if value is None else _number(where, name, value)
     if retry["max_attempts"] < 1 or retry["retry_wait_initial"] < 0 or retry["retry_wait_max"] < 0:
         raise AssemblyAIInvalidInputError(
             f"Retry settings of connection {conn_id!r} are out of range: max_attempts must be 1 or more "
             "and the waits 0 or more."
         )
     models = extra_value(extra, "speech_models")
+    base_url, insecure_http = _base_url(conn_id, conn, extra)
     return ConnectionSettings(
-        base_url=_base_url(conn_id, conn, extra),
+        base_url=base_url,
+        insecure_http=insecure_http,
         api_key=api_key,
         max_attempts=int(retry["max_attempts"]),
         retry_wait_initial=retry["retry_wait_initial"],
@@ -145,16 +190,62 @@ def read_settings(
     )
 
 
-def _base_url(conn_id: str, conn: Connection, extra: Mapping[str, Any]) -> str:
+def _base_url(conn_id: str, conn: Connection, extra: Mapping[str, Any]) -> tuple[str, bool]:
+    """Return the base URL and whether it is plain http to a non-loopback host; raise if refused."""
     host = (conn.host or "").strip()
-    if host:
-        base_url = host if "://" in host else f"https://{host}"
-        if conn.port and urlsplit(base_url).port is None:
-            base_url = f"{base_url.rstrip('/')}:{conn.port}"
-        return base_url.rstrip("/")
-    region = str(extra_value(extra, "region") or "us").strip().lower()
-    if region not in REGION_BASE_URLS:
+    if not host:
+        region = str(extra_value(extra, "region") or "us").strip().lower()
+        if region not in REGION_BASE_URLS:
+            raise AssemblyAIInvalidInputError(
+                f"Connection {conn_id!r}: extra field 'region' must be 'us' or 'eu', got {region!r}."
+            )
+        return REGION_BASE_URLS[region], False
+    base_url = host.rstrip("/")
+    # A connection URI splits host and port; join them (also to show a scheme-less value whole).
+    if conn.port and _port_of(base_url if "://" in host else f"//{base_url}") is None:
+        base_url = f"{base_url}:{conn.port}"
+    where = f"Connection {conn_id!r}: Host {mask_url(base_url)!r}"
+    if "://" not in host:
+        raise AssemblyAIInvalidInputError(f"{where} has no scheme. {_scheme_fix(base_url)}")
+    parts = urlsplit(base_url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or _port_of(base_url) == -1:
         raise AssemblyAIInvalidInputError(
-            f"Connection {conn_id!r}: extra field 'region' must be 'us' or 'eu', got {region!r}."
+            f"{where} is not a valid http(s) URL (scheme, host, port). Write it as "
+            "https://api.assemblyai.com (https://api.eu.assemblyai.com in the EU), "
+            "or http://127.0.0.1:PORT for a local emulator."
         )
-    return REGION_BASE_URLS[region]
+    if parts.scheme.lower() == "https" or is_loopback_host(parts.hostname):
+        return base_url, False
+    if _flag(conn_id, "allow_insecure_http", extra_value(extra, "allow_insecure_http")):
+        return base_url, True
+    raise AssemblyAIInvalidInputError(
+        f"{where} is plain http to a host that is not loopback, so the API key would cross the network "
+        "unencrypted. Use https:// (AssemblyAI: https://api.assemblyai.com); or, only on a network you "
+        "trust, set the connection's extra field allow_insecure_http to true (a warning is then logged)."
+    )
+
+
+def _port_of(url: str) -> int | None:
+    """Return the URL's port, None when it has none, or -1 when it is not a valid port."""
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        return -1
+
+
+def _scheme_fix(value: str) -> str:
+    """Say how to write a scheme-less Host as a URL, spelled out for this host where it can be."""
+    try:
+        parts = urlsplit(f"//{value}")
+        hostname, port = parts.hostname, parts.port
+    except ValueError:
+        hostname, port = None, None
+    if not hostname:
+        return "Write it as a URL: https://api.assemblyai.com, or http://127.0.0.1:PORT for a local emulator."
+    scheme = "http" if is_loopback_host(hostname) else "https"
+    netloc = f"[{hostname}]" if ":" in hostname else hostname
+    url = f"{scheme}://{netloc}{f':{port}' if port else ''}"
+    return (
+        f"Write it as a URL with its scheme: {url} (https for AssemblyAI; http only to a loopback address). "
+        f"In a connection URI the scheme follows the type: assemblyai://{scheme}://:API_KEY@{url.split('://')[1]}"
+    )

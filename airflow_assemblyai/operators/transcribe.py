@@ -7,9 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
+from airflow_assemblyai.exceptions import (
+    AssemblyAIFinalError,
+    AssemblyAIInvalidInputError,
+    AssemblyAIRequestError,
+)
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook, submission_payload
 from airflow_assemblyai.hooks.settings import parse_speech_models
+from airflow_assemblyai.ids import validate_transcript_id
+from airflow_assemblyai.operators.submission import Submission, SubmissionMarker
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -117,8 +123,12 @@ class AssemblyAITranscribeOperator(BaseOperator):
     task runs, before any request, with an error naming the field. The task only submits: wait with
     :class:`~airflow_assemblyai.sensors.redacted_audio.AssemblyAIRedactedAudioSensor`.
 
-    A retry of this task submits a new transcript (AssemblyAI has no idempotency key); the hook
-    itself never repeats a submission that reached the server.
+    A retry of this task submits a new transcript (AssemblyAI has no idempotency key), unless a
+    ``submission_marker`` is given: then the submission is recorded in S3 (a claim right before the
+    request, the transcript id right after its answer), and a retry or a later run that finds the
+    id returns it without uploading or submitting anything. A claim without an id (the answer was
+    lost) fails the task without a request, naming how to settle it. The hook itself never repeats
+    a submission that reached the server.
 
     :param audio_url: URL of the audio. Exactly one of ``audio_url`` and ``audio_path``.
     :param audio_path: local path or ``ObjectStoragePath`` to upload first.
@@ -136,11 +146,15 @@ class AssemblyAITranscribeOperator(BaseOperator):
     :param webhook_url: URL AssemblyAI calls when the transcript is done.
     :param transcript_params: other documented request fields, passed through.
     :param assemblyai_conn_id: Airflow connection of type ``assemblyai``.
+    :param submission_marker: ``s3://bucket/key`` of this audio's submission marker (templated; see
+        :mod:`airflow_assemblyai.operators.submission`), or None to submit on every run.
+    :param aws_conn_id: Airflow connection to AWS, to read and write the submission marker.
     """
 
     template_fields: Sequence[str] = (
         "audio_url",
         "audio_path",
+        "submission_marker",
         "speech_models",
         "redact_pii",
         "redact_pii_audio",
@@ -168,9 +182,13 @@ class AssemblyAITranscribeOperator(BaseOperator):
         webhook_url: str | None = None,
         transcript_params: dict[str, Any] | None = None,
         assemblyai_conn_id: str = AssemblyAIHook.default_conn_name,
+        submission_marker: str | None = None,
+        aws_conn_id: str | None = "aws_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.submission_marker = submission_marker
+        self.aws_conn_id = aws_conn_id
         self.audio_url = audio_url
         self.audio_path = audio_path
         self.speech_models = speech_models
@@ -192,12 +210,32 @@ class AssemblyAITranscribeOperator(BaseOperator):
     def execute(self, context: Context) -> str:
         """Check the rendered arguments, upload the audio if it is a file, submit, and return the id."""
         fields = self._request_fields()
+        marker = (
+            SubmissionMarker(self.submission_marker, aws_conn_id=self.aws_conn_id)
+            if self.submission_marker
+            else None
+        )
+        claimed = marker.read() if marker else None
+        if marker and claimed:
+            return self._resume(marker, claimed)
         audio_url = self.audio_url
         if self.audio_path:
             self.log.info("Uploading %s to AssemblyAI", self.audio_path)
             audio_url = self.hook.upload_file(self.audio_path)
-        transcript = self.hook.submit_transcript(str(audio_url), **fields)
+        if marker:
+            # Claimed after the upload (free) and before the POST (billed): a lost answer is never resent.
+            claimed = marker.claim(str(self.audio_path) if self.audio_path else None)
+            if claimed is None:  # another attempt claimed it meanwhile
+                return self._resume(marker, marker.read() or Submission())
+        try:
+            transcript = self.hook.submit_transcript(str(audio_url), **fields)
+        except AssemblyAIRequestError:
+            if marker:  # AssemblyAI refused the request: no transcript exists, nothing to resume
+                marker.remove()
+            raise
         transcript_id = str(transcript["id"])
+        if marker:
+            self._record(marker, claimed, transcript_id)
         self.log.info(
             "Submitted transcript %s (status %s, speech models %s)",
             transcript_id,
@@ -205,6 +243,38 @@ class AssemblyAITranscribeOperator(BaseOperator):
             transcript.get("speech_models"),
         )
         return transcript_id
+
+    def _resume(self, marker: SubmissionMarker, found: Submission) -> str:
+        """Return the transcript id the marker records; raise when only a claim is there."""
+        if found.transcript_id:
+            self.log.info(
+                "Resuming transcript %s (submitted %s for %s, marker %s): nothing is uploaded or "
+                "submitted again.",
+                found.transcript_id,
+                found.submitted_at or "earlier",
+                found.source or "this audio",
+                marker.uri,
+            )
+            return validate_transcript_id(found.transcript_id)
+        raise AssemblyAIFinalError(
+            f"A submission of this audio started at {found.started_at or 'an unknown time'} and its answer "
+            f"was never recorded ({marker.uri} holds no transcript id), so the request may have reached "
+            "AssemblyAI; it is not sent again (a second bill). Look for a transcript created then "
+            "(AssemblyAI's dashboard, or GET /v2/transcript): if there is one, write "
+            '{"transcript_id": "<its id>"} to the marker; if there is none, delete the marker to submit '
+            "the audio again."
+        )
+
+    def _record(self, marker: SubmissionMarker, claimed: Submission | None, transcript_id: str) -> None:
+        """Write the transcript id into the marker; on failure, name the id so it can be written by hand."""
+        try:
+            marker.record(claimed, transcript_id)
+        except Exception as exc:
+            raise AssemblyAIFinalError(
+                f"Transcript {transcript_id} was submitted, but its id could not be written to {marker.uri} "
+                f'({type(exc).__name__}: {exc}). Write {{"transcript_id": "{transcript_id}"}} there, so the '
+                "next run resumes it instead of refusing the audio."
+            ) from exc
 
     def submission_preview(self) -> dict[str, Any]:
         """Return the JSON body :meth:`execute` would send, without sending anything.

@@ -19,6 +19,7 @@ from airflow_assemblyai.exceptions import (
 )
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.ids import validate_transcript_id
+from airflow_assemblyai.masking import mask_urls_in
 from airflow_assemblyai.triggers.redacted_audio import DEFAULT_POLL_INTERVAL, AssemblyAIRedactedAudioTrigger
 
 if TYPE_CHECKING:
@@ -135,5 +136,6 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
             error_class = getattr(exceptions, str(event.get("error_type")), None)
             if not (isinstance(error_class, type) and issubclass(error_class, AssemblyAIError)):
                 error_class = AssemblyAIFinalError
-            raise error_class(str(event.get("message")))
+            # Masked again: an event stored by an earlier release may still carry a pre-signed URL.
+            raise error_class(mask_urls_in(str(event.get("message"))))
         raise AssemblyAIUnexpectedResponseError(f"The trigger sent an unknown event: {event!r}")

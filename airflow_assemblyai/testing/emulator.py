@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
@@ -54,6 +54,7 @@ except ImportError as missing:  # pragma: no cover - depends on the installed ex
         'pip install "airflow-provider-assemblyai[testing]"'
     ) from missing
 
+from airflow_assemblyai.hooks.settings import is_loopback_host
 from airflow_assemblyai.redaction import NOT_FOUND_TEXT, NOT_REQUESTED_TEXT, PENDING_TEXT
 from airflow_assemblyai.testing.audio import render_redacted, synth_wav, write_large_wav
 from airflow_assemblyai.testing.loopback import EMULATOR_READY, free_port
@@ -884,7 +885,7 @@ class Emulator:
         if audio_url.startswith(prefix):
             path = self._uploads.get(audio_url[len(prefix) :])
             return path.read_bytes() if path else synth_wav()
-        if audio_url.startswith(("http://127.0.0.1", "http://localhost")):
+        if _is_loopback_url(audio_url):
             try:
                 async with httpx.AsyncClient(timeout=10) as client:
                     answer = await client.get(audio_url)
@@ -1024,6 +1025,20 @@ async def _iter_file(
             if count is not None:
                 count(len(chunk))
             yield chunk
+
+
+def _is_loopback_url(url: str) -> bool:
+    """Return True when ``url`` is http(s) to a loopback host, judged on the parsed URL.
+
+    A prefix test would let ``http://127.0.0.1@elsewhere/`` (userinfo ``127.0.0.1``) or
+    ``http://127.0.0.1.elsewhere/`` through to another machine.
+    """
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and hostname is not None and is_loopback_host(hostname)
 
 
 def _s3_error(code: str) -> Response:

@@ -11,6 +11,7 @@ from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 from airflow_assemblyai.exceptions import AssemblyAIError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.ids import validate_transcript_id
+from airflow_assemblyai.masking import mask_urls_in
 from airflow_assemblyai.triggers.poller import jittered, shared_poller
 
 if TYPE_CHECKING:
@@ -86,7 +87,8 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
         return TriggerEvent({"status": status, "transcript_id": self.transcript_id, **fields})  # type: ignore[no-untyped-call]
 
     def _error(self, exc: AssemblyAIError) -> TriggerEvent:
-        return self._event("error", error_type=type(exc).__name__, message=str(exc))
+        # The event is stored in the metadata database: mask any URL a message may still carry.
+        return self._event("error", error_type=type(exc).__name__, message=mask_urls_in(str(exc)))
 
     def _timeout(self) -> TriggerEvent:
         return self._event(

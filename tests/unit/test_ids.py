@@ -44,3 +44,27 @@ def test_the_hook_refuses_a_steering_id_before_reading_any_connection() -> None:
     for call in (hook.get_transcript, hook.get_redacted_audio, hook.delete_transcript):
         with pytest.raises(AssemblyAIInvalidInputError, match="not an AssemblyAI transcript id"):
             call("x/../other")
+
+
+@pytest.mark.parametrize("value", ["None", " None ", "null", "NONE"])
+def test_an_id_rendered_from_a_missing_xcom_names_the_template_mistake(value: str) -> None:
+    with pytest.raises(AssemblyAIInvalidInputError) as info:
+        validate_transcript_id(value)
+    message = str(info.value)
+    assert message.startswith("transcript_id rendered to ")
+    assert "xcom_pull" in message
+    assert "task_ids" in message
+
+
+@pytest.mark.parametrize("value", ["", None])
+def test_an_empty_id_names_the_template_mistake_too(value: object) -> None:
+    with pytest.raises(AssemblyAIInvalidInputError, match="transcript_id is empty") as info:
+        validate_transcript_id(value)
+    assert "task_ids" in str(info.value)
+
+
+def test_the_hook_refuses_a_none_id_before_reading_any_connection() -> None:
+    hook = AssemblyAIHook("nowhere")
+    for call in (hook.get_transcript, hook.get_redacted_audio, hook.delete_transcript):
+        with pytest.raises(AssemblyAIInvalidInputError, match="xcom_pull"):
+            call("None")

@@ -100,3 +100,34 @@ def test_every_other_400_is_final_and_keeps_the_api_text(code: int, text: str, e
     assert info.value.http_status == code
     assert text in str(info.value)
     assert "t1" in str(info.value)
+
+
+PRESIGNED = (
+    "https://bucket.s3.us-east-1.amazonaws.com/calls/jane-doe.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+    "&X-Amz-Credential=ASIAKEYID123%2F20250101%2Fus-east-1%2Fs3%2Faws4_request"
+    "&X-Amz-Security-Token=tok%2Bsession%3D&X-Amz-Signature=0badc0ffee5ign"
+)
+SECRET_PARTS = (
+    "ASIAKEYID123",
+    "tok%2Bsession",
+    "tok+session",
+    "0badc0ffee5ign",
+    "X-Amz-Credential",
+    "jane-doe",
+)
+
+
+def test_a_failed_transcripts_text_is_masked_before_it_enters_the_error() -> None:
+    text = f"Download error, unable to download {PRESIGNED}. Please make sure the file exists."
+    with pytest.raises(TranscriptFailedError) as info:
+        judge_transcript("t1", {"status": "error", "error": text})
+    message = str(info.value)
+    assert "Download error, unable to download https://bucket.s3.us-east-1.amazonaws.com/***." in message
+    assert all(part not in message for part in SECRET_PARTS)
+
+
+def test_a_redacted_audio_400_text_is_masked_in_the_error_and_its_api_error() -> None:
+    with pytest.raises(AssemblyAIRequestError) as info:
+        judge_redacted_audio_answer("t1", 400, {"error": f"Cannot serve {PRESIGNED}"})
+    assert all(part not in str(info.value) for part in SECRET_PARTS)
+    assert all(part not in str(info.value.api_error) for part in SECRET_PARTS)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,8 +60,14 @@ def add_recordings(source: Path, count: int, start: int = 0) -> list[Path]:
     return paths
 
 
-def archive_key(path: Path) -> str:
-    return f"redacted/{str(path).lstrip('/')}.redacted.mp3"
+def archive_key(path: Path, source: Path | None = None) -> str:
+    """Return the archive key of a recording: the key prefix and its path relative to the source."""
+    return f"redacted/{path.relative_to(source or path.parent).as_posix()}.redacted.mp3"
+
+
+def audio_objects(stored: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Return the archived audio among the stored objects (submission markers left aside)."""
+    return {k: v for k, v in stored.items() if k.endswith(".redacted.mp3")}
 
 
 def objects(moto_server: str, bucket: str) -> dict[str, dict[str, Any]]:
@@ -128,21 +136,42 @@ def test_one_bad_recording_fails_alone_the_others_are_archived_and_purged(
     assert emulator.api_key not in logs
 
 
+def marker_key(path: Path, source: Path | None = None) -> str:
+    """Return the key of the submission marker the batch DAG keeps beside a recording's archive key."""
+    return archive_key(path, source) + ".submission.json"
+
+
+def put_marker(moto_server: str, bucket: str, key: str, transcript_id: str | None) -> None:
+    """Write a submission marker as the transcribe task does (without an id: the POST's answer was lost)."""
+    body = {"source": "an earlier run", "started_at": "2026-12-01T00:00:00+00:00"}
+    if transcript_id:
+        body |= {"transcript_id": transcript_id, "submitted_at": "2026-12-01T00:00:01+00:00"}
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode())
+
+
+def archive_by_hand(batch: dict[str, Any], emulator: Emulator, path: Path) -> str:
+    """Archive a completed transcript of ``path`` at its key, as a run whose delete failed left it."""
+    from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+
+    transcript_id = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
+    key = archive_key(path, Path(batch["source"]))
+    AssemblyAIRedactedAudioToS3Operator(
+        task_id="archive", transcript_id=transcript_id, s3_bucket=batch["bucket"], s3_key=key
+    ).execute({})  # type: ignore[arg-type]
+    return transcript_id
+
+
 @pytest.mark.usefixtures("batch_pool")
 def test_a_rerun_submits_nothing_archived_and_purges_a_transcript_left_behind(
     batch: dict[str, Any], emulator: Emulator, moto_server: str, dag_runner: Callable[..., Any]
 ) -> None:
     source = Path(batch["source"])
     paths = add_recordings(source, 3)
-    # An earlier run archived the first recording, but its delete never happened.
-    left_behind = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
-    s3.put_object(
-        Bucket=batch["bucket"],
-        Key=archive_key(paths[0]),
-        Body=b"earlier archive",
-        Metadata={"assemblyai-transcript-id": left_behind},
-    )
+    # An earlier run archived the first recording, but its delete never happened: its marker stays.
+    left_behind = archive_by_hand(batch, emulator, paths[0])
+    put_marker(moto_server, batch["bucket"], marker_key(paths[0]), left_behind)
+    emulator.requests.clear()
     dag = load_batch_dag().dag
 
     first = dag_runner(dag, run_conf=batch)
@@ -150,16 +179,14 @@ def test_a_rerun_submits_nothing_archived_and_purges_a_transcript_left_behind(
     assert first.state == "success"
     assert emulator.count("POST", "/v2/transcript") == 2  # the archived recording was not submitted again
     assert emulator.deleted(left_behind)
+    stored = objects(moto_server, batch["bucket"])
+    assert set(stored) == {archive_key(p) for p in paths}  # every marker is gone once purged
     assert summary_of(first) | {"failed_recordings": [], "not_purged": []} == {
         "recordings": 3,
         "archived": 2,
         "skipped": 1,
         "failed": 0,
-        "bytes": sum(
-            h["ContentLength"]
-            for k, h in objects(moto_server, batch["bucket"]).items()
-            if k != archive_key(paths[0])
-        ),
+        "bytes": sum(h["ContentLength"] for k, h in stored.items() if k != archive_key(paths[0])),
         "purged_skipped": 1,
         "failed_recordings": [],
         "not_purged": [],
@@ -181,6 +208,162 @@ def test_a_rerun_submits_nothing_archived_and_purges_a_transcript_left_behind(
     assert (summary["archived"], summary["skipped"], summary["purged_skipped"]) == (1, 3, 0)
 
 
+@pytest.mark.usefixtures("batch_pool")
+def test_the_batch_purge_checks_the_archive_and_never_purges_on_a_transcript_id_alone(
+    batch: dict[str, Any],
+    emulator: Emulator,
+    moto_server: str,
+    dag_runner: Callable[..., Any],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    (path,) = add_recordings(Path(batch["source"]), 1)
+    transcript_id = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
+    # 13 bytes at the archive key carry the id, and a recorded length they do not have.
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3.put_object(
+        Bucket=batch["bucket"],
+        Key=archive_key(path),
+        Body=b"earlier bytes",
+        Metadata={"assemblyai-transcript-id": transcript_id, "assemblyai-source-length": "48044"},
+    )
+    put_marker(moto_server, batch["bucket"], marker_key(path), transcript_id)
+
+    dag_run = dag_runner(load_batch_dag().dag, run_conf=batch)
+
+    assert not emulator.deleted(transcript_id)  # the only redacted audio stays at AssemblyAI
+    assert emulator.count("DELETE") == 0
+    assert dag_run.state == "failed"
+    assert marker_key(path) in objects(moto_server, batch["bucket"])  # the next run tries again
+    logs = "".join(capfd.readouterr())
+    assert f"Transcript {transcript_id} was not deleted" in logs
+
+
+@pytest.mark.usefixtures("batch_pool")
+@pytest.mark.parametrize("failing", ["wait", "archive"])
+def test_a_rerun_after_a_failed_wait_or_archive_resumes_the_transcript_and_bills_nothing_twice(
+    batch: dict[str, Any],
+    emulator: Emulator,
+    moto_server: str,
+    dag_runner: Callable[..., Any],
+    failing: str,
+) -> None:
+    source = Path(batch["source"])
+    paths = add_recordings(source, 2)
+    if failing == "wait":  # each transcript's first request by id is refused for good
+        emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1, api_errors=[400])
+    else:  # the file host serves an error page instead of the audio, on every attempt
+        emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1, substitute_body="html")
+    dag = load_batch_dag().dag
+
+    first = dag_runner(dag, run_conf=batch)
+
+    assert first.state == "failed"
+    assert emulator.count("POST", "/v2/transcript") == 2
+    submitted = {r.transcript_id for r in emulator.requests if r.transcript_id}
+    assert len(submitted) == 2
+    assert audio_objects(objects(moto_server, batch["bucket"])) == {}
+    states = {ti.task_id: str(ti.state) for ti in first.get_task_instances()}
+    assert states[f"recording.{failing}"] == "failed"
+    emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1)
+    for transcript_id in submitted:
+        emulator.set_faults(transcript_id, Faults())
+    emulator.requests.clear()
+
+    second = dag_runner(dag, run_conf=batch)
+
+    assert second.state == "success"
+    assert emulator.count("POST", "/v2/upload") == 0  # nothing uploaded again
+    assert emulator.count("POST", "/v2/transcript") == 0  # nothing submitted again: no second bill
+    stored = objects(moto_server, batch["bucket"])
+    assert set(stored) == {archive_key(p) for p in paths}  # archived; the markers are gone
+    assert {h["Metadata"]["assemblyai-transcript-id"] for h in stored.values()} == submitted
+    assert all(emulator.deleted(t) for t in submitted)  # the first run's transcripts are purged
+
+
+@pytest.mark.usefixtures("batch_pool")
+def test_a_submission_whose_answer_was_lost_is_never_sent_again(
+    batch: dict[str, Any],
+    emulator: Emulator,
+    moto_server: str,
+    dag_runner: Callable[..., Any],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    source = Path(batch["source"])
+    lost, fresh = add_recordings(source, 2)
+    # An earlier run marked the submission, then died before AssemblyAI's answer was recorded.
+    put_marker(moto_server, batch["bucket"], marker_key(lost), None)
+
+    dag_run = dag_runner(load_batch_dag().dag, run_conf=batch)
+
+    assert dag_run.state == "failed"
+    assert emulator.count("POST", "/v2/upload") == 1
+    assert emulator.count("POST", "/v2/transcript") == 1  # only the fresh recording
+    assert set(audio_objects(objects(moto_server, batch["bucket"]))) == {archive_key(fresh)}
+    logs = "".join(capfd.readouterr())
+    assert "may have reached AssemblyAI" in logs
+    assert f"s3://{batch['bucket']}/{marker_key(lost)}" in logs
+
+
+@pytest.mark.usefixtures("batch_pool")
+def test_a_source_folder_moved_is_recognised_and_nothing_is_submitted_again(
+    batch: dict[str, Any], emulator: Emulator, moto_server: str, dag_runner: Callable[..., Any]
+) -> None:
+    source = Path(batch["source"])
+    (source / "team-a").mkdir()
+    paths = [*add_recordings(source, 1), *add_recordings(source / "team-a", 1, start=1)]
+    dag = load_batch_dag().dag
+
+    first = dag_runner(dag, run_conf=batch)
+
+    assert first.state == "success"
+    assert (
+        set(objects(moto_server, batch["bucket"]))
+        == {
+            "redacted/call-0000.wav.redacted.mp3",
+            "redacted/team-a/call-0001.wav.redacted.mp3",
+        }
+        == {archive_key(p, source) for p in paths}
+    )
+    moved = source.rename(source.parent / "moved-calls")
+    emulator.requests.clear()
+
+    second = dag_runner(dag, run_conf=batch | {"source": str(moved)})
+
+    assert second.state == "success"
+    assert emulator.count("POST") == 0  # nothing uploaded, nothing submitted: no second bill
+    summary = summary_of(second)
+    assert (summary["recordings"], summary["skipped"], summary["archived"]) == (2, 2, 0)
+
+
+@pytest.mark.usefixtures("batch_pool")
+def test_the_source_listing_never_follows_a_symbolic_link(
+    batch: dict[str, Any],
+    emulator: Emulator,
+    moto_server: str,
+    dag_runner: Callable[..., Any],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = Path(batch["source"])
+    (real,) = add_recordings(source, 1)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.wav"
+    secret.write_bytes(synth_wav(seconds=2.0))
+    (source / "leak.wav").symlink_to(secret)
+    (source / "linked").symlink_to(outside, target_is_directory=True)
+
+    dag_run = dag_runner(load_batch_dag().dag, run_conf=batch)
+
+    assert dag_run.state == "success"
+    assert emulator.count("POST", "/v2/upload") == 1  # only the real recording left the worker
+    assert set(objects(moto_server, batch["bucket"])) == {archive_key(real)}
+    logs = "".join(capfd.readouterr()) + caplog.text
+    assert f"Skipped {source / 'leak.wav'}: a symbolic link" in logs
+    assert f"Skipped {source / 'linked'}: a symbolic link" in logs
+
+
 def test_a_missing_pool_fails_the_run_at_once_naming_the_fix(
     batch: dict[str, Any],
     emulator: Emulator,
@@ -198,6 +381,60 @@ def test_a_missing_pool_fails_the_run_at_once_naming_the_fix(
     logs = "".join(capfd.readouterr())
     assert "The pool 'assemblyai' does not exist" in logs
     assert "airflow pools set assemblyai 8" in logs
+
+
+@pytest.fixture
+def refusing_api_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run a loopback API server that answers 401 to everything, as one with real auth answers a worker.
+
+    The metadata database is closed to the task, as the Task SDK closes it on a worker, so the pool
+    check has to ask this server.
+    """
+    from airflow.models.pool import Pool
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"detail": "Not authenticated"}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    def no_database(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Direct database access via the ORM is not allowed in Airflow 3.0")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", base_url)
+    monkeypatch.setattr(Pool, "get_pool", no_database)
+    try:
+        yield base_url
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def test_a_pool_check_the_api_server_refuses_fails_the_run_naming_the_fix(
+    batch: dict[str, Any],
+    emulator: Emulator,
+    refusing_api_server: str,
+    dag_runner: Callable[..., Any],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    add_recordings(Path(batch["source"]), 1)
+
+    dag_run = dag_runner(load_batch_dag().dag, run_conf=batch)
+
+    assert dag_run.state == "failed"
+    assert str(dag_run.get_task_instance("check_pool").state) == "failed"
+    assert emulator.count() == 0  # nothing was sent to AssemblyAI
+    logs = "".join(capfd.readouterr())
+    assert f"{refusing_api_server}/api/v2/pools/assemblyai answered HTTP 401" in logs
+    assert "check_pool=false" in logs
 
 
 @pytest.mark.usefixtures("batch_pool")

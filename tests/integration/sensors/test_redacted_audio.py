@@ -173,6 +173,44 @@ def test_readme_tabulates_exactly_these_outcomes() -> None:
     assert documented == OUTCOMES
 
 
+# A failed transcript's text as AssemblyAI words it, carrying the user's pre-signed audio_url.
+SIGNATURE = "5e1f0c0ffee0ddba11f00d5ca1ab1e5eed0fbead5e1f0c0ffee0ddba11f00d5c"
+TOKEN = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN"
+PRESIGNED = (
+    "https://uploads.s3.amazonaws.com/calls/caller-jane-doe.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+    "&X-Amz-Credential=ASIAEXAMPLEKEY42%2F20250101%2Fus-east-1%2Fs3%2Faws4_request"
+    f"&X-Amz-Security-Token={TOKEN}&X-Amz-Signature={SIGNATURE}"
+)
+DOWNLOAD_ERROR = f"Download error, unable to download {PRESIGNED}"
+SECRET_PARTS = (SIGNATURE, TOKEN, "ASIAEXAMPLEKEY42", "caller-jane-doe", "X-Amz-")
+
+
+def test_a_failed_transcripts_presigned_url_never_reaches_the_exception_or_logs(
+    run_sensor: SensorRun,
+    emulator: Emulator,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tid = emulator.add_transcript(status="error", params=REDACT, faults=Faults(error=DOWNLOAD_ERROR))
+    state, _ = run_sensor(tid, mode="poke", retries=0)
+    assert state == "failed"
+    logs = "".join(capfd.readouterr()) + caplog.text
+    # The task log holds the exception's text: AssemblyAI's words, the URL cut to its origin.
+    assert "Download error, unable to download https://uploads.s3.amazonaws.com/***" in logs
+    assert [part for part in SECRET_PARTS if part in logs] == []
+
+
+def test_an_id_rendered_from_a_misspelled_xcom_pull_fails_before_any_request(
+    run_sensor: SensorRun, emulator: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    state, _ = run_sensor("{{ ti.xcom_pull(task_ids='transcirbe') }}", mode="poke")
+    assert state == "failed"
+    assert emulator.requests == []  # "None" was never sent as a transcript id
+    logs = "".join(capfd.readouterr())
+    assert "transcript_id rendered to 'None'" in logs
+    assert "task_ids" in logs
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_malformed_id_fails_before_any_request_whatever_never_fail_says(
     run_sensor: SensorRun, emulator: Emulator, mode: dict[str, Any]

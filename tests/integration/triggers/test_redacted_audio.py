@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from types import SimpleNamespace
 
@@ -58,6 +59,33 @@ async def test_final_answers_end_with_one_error_event(
     assert len(events) == 1
     assert events[0]["status"] == "error"
     assert events[0]["error_type"] == error_type
+
+
+async def test_a_failed_transcripts_presigned_url_never_reaches_the_event_or_logs(
+    emulator: Emulator, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    signature = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    presigned = (
+        "https://uploads.s3.amazonaws.com/calls/caller-jane-doe.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        f"&X-Amz-Credential=ASIAEXAMPLEKEY42%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature={signature}"
+    )
+    error = f"Download error, unable to download {presigned}"
+    tid = emulator.add_transcript(status="error", params=REDACT, faults=Faults(error=error))
+    events = await events_of(trigger_for(tid))
+    assert [(e["status"], e["error_type"]) for e in events] == [("error", "TranscriptFailedError")]
+    stored = json.dumps(events)  # what the metadata database would hold
+    assert "Download error, unable to download https://uploads.s3.amazonaws.com/***" in stored
+    logs = "".join(capfd.readouterr()) + caplog.text
+    for part in (signature, "ASIAEXAMPLEKEY42", "caller-jane-doe", "X-Amz-"):
+        assert part not in stored
+        assert part not in logs
+
+
+async def test_a_none_id_is_one_error_event_naming_the_template_mistake(emulator: Emulator) -> None:
+    events = await events_of(trigger_for("None"))
+    assert [(e["status"], e["error_type"]) for e in events] == [("error", "AssemblyAIInvalidInputError")]
+    assert "xcom_pull" in str(events[0]["message"])
+    assert not emulator.requests
 
 
 async def test_unknown_transcript_is_an_error_event(emulator: Emulator) -> None:

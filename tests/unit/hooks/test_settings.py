@@ -29,7 +29,12 @@ def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "assemblyai_default
         ({"extra": {"region": "eu"}}, EU_BASE_URL),
         ({"extra": {"region": "EU"}}, EU_BASE_URL),
         ({"host": "http://127.0.0.1:8765", "extra": {"region": "eu"}}, "http://127.0.0.1:8765"),
-        ({"host": "api.eu.assemblyai.com"}, EU_BASE_URL),
+        ({"host": "https://api.eu.assemblyai.com/"}, EU_BASE_URL),
+        ({"host": "HTTPS://api.eu.assemblyai.com"}, "HTTPS://api.eu.assemblyai.com"),
+        ({"host": "http://127.0.0.2:8765"}, "http://127.0.0.2:8765"),
+        ({"host": "http://[::1]:8765"}, "http://[::1]:8765"),
+        ({"host": "http://LOCALHOST:8765"}, "http://LOCALHOST:8765"),
+        ({"host": "http://10.0.0.5:8080", "extra": {"allow_insecure_http": "true"}}, "http://10.0.0.5:8080"),
         ({"host": "http://127.0.0.1", "port": 9000}, "http://127.0.0.1:9000"),
     ],
 )
@@ -100,6 +105,7 @@ FORM_EMPTY = {
     "max_attempts": None,
     "retry_wait_initial": None,
     "retry_wait_max": None,
+    "allow_insecure_http": None,
 }
 
 
@@ -160,6 +166,86 @@ def test_bad_retry_settings_are_rejected(monkeypatch: pytest.MonkeyPatch, extra:
     set_conn(monkeypatch, extra=extra)
     with pytest.raises(AssemblyAIInvalidInputError, match=r"max_attempts|retry_wait_max"):
         AssemblyAIHook().get_conn()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"max_attempts": "inf"},
+        {"max_attempts": "nan"},
+        {"retry_wait_initial": "nan"},
+        {"retry_wait_initial": "-inf"},
+        {"retry_wait_max": "inf"},
+        {"retry_wait_max": "NaN"},
+        {"retry_wait_max": float("inf")},  # JSON's Infinity, as an environment connection can carry it
+    ],
+)
+def test_infinite_or_nan_retry_settings_are_refused_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch, extra: dict[str, object]
+) -> None:
+    set_conn(monkeypatch, extra=extra)
+    [name] = extra
+    with pytest.raises(AssemblyAIInvalidInputError, match=rf"'{name}' must be a finite number"):
+        _ = AssemblyAIHook().settings
+
+
+def test_an_infinite_retry_argument_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch)
+    with pytest.raises(AssemblyAIInvalidInputError, match="'retry_wait_max' must be a finite number"):
+        _ = AssemblyAIHook(retry_wait_max=float("nan")).settings
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "http://api.assemblyai.com",
+        "http://10.0.0.5:8080",
+        "http://127.0.0.1.example.test",
+        "http://127.0.0.1@example.test",
+        "http://localhost.example.test",
+        "http://[::2]:80",
+        "http://0.0.0.0:8080",
+    ],
+)
+def test_plain_http_to_anything_but_loopback_is_refused(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    set_conn(monkeypatch, host=host)
+    with pytest.raises(AssemblyAIInvalidInputError, match=r"Host .* allow_insecure_http"):
+        _ = AssemblyAIHook().settings
+
+
+@pytest.mark.parametrize("value", [False, "false", "no", "0", "", None])
+def test_allow_insecure_http_off_in_every_spelling(monkeypatch: pytest.MonkeyPatch, value: object) -> None:
+    set_conn(monkeypatch, host="http://10.0.0.5", extra={"allow_insecure_http": value})
+    with pytest.raises(AssemblyAIInvalidInputError, match="allow_insecure_http"):
+        _ = AssemblyAIHook().settings
+
+
+def test_allow_insecure_http_must_be_a_yes_or_no(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, host="http://10.0.0.5", extra={"allow_insecure_http": "maybe"})
+    with pytest.raises(AssemblyAIInvalidInputError, match="'allow_insecure_http' must be true or false"):
+        _ = AssemblyAIHook().settings
+
+
+@pytest.mark.parametrize(
+    ("host", "shown", "fix"),
+    [
+        ("api.eu.assemblyai.com", "'api.eu.assemblyai.com'", "https://api.eu.assemblyai.com"),
+        ("127.0.0.1:18701", "'127.0.0.1:18701'", "http://127.0.0.1:18701"),
+        ("localhost", "'localhost'", "http://localhost"),
+        ("me:pw-secret@api.example.test?t=tok-secret", "'***@api.example.test?***'", "https://"),
+        ("ftp://api.example.test", "'ftp://api.example.test'", "https://"),
+    ],
+)
+def test_a_host_without_a_usable_scheme_is_refused_showing_it_masked(
+    monkeypatch: pytest.MonkeyPatch, host: str, shown: str, fix: str
+) -> None:
+    set_conn(monkeypatch, host=host)
+    with pytest.raises(AssemblyAIInvalidInputError) as info:
+        _ = AssemblyAIHook().settings
+    message = str(info.value)
+    assert f"Host {shown}" in message
+    assert fix in message
+    assert "secret" not in message
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,10 @@ BAD_INPUT = [
     ({"speech_models": []}, "speech_models is empty"),
     ({"speech_models": 3}, "speech_models must be a list"),
     ({"speech_models": ["universal-2", 5]}, "must hold only model names"),
+    (
+        {"submission_marker": "markers/a.wav.json"},
+        "submission_marker 'markers/a.wav.json' is not s3://bucket/key",
+    ),
 ]
 
 

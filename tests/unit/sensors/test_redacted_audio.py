@@ -107,3 +107,22 @@ def test_deferrable_defaults_to_the_airflow_setting() -> None:
 
     expected = conf.getboolean("operators", "default_deferrable", fallback=False)
     assert AssemblyAIRedactedAudioSensor(task_id="w", transcript_id="t").deferrable is expected
+
+
+def test_an_error_event_from_an_earlier_release_is_masked_before_it_is_raised(
+    sensor: AssemblyAIRedactedAudioSensor,
+) -> None:
+    stored = (
+        "Transcript t1 failed at AssemblyAI: Download error, unable to download "
+        "https://b.s3.amazonaws.com/a.wav?X-Amz-Signature=5ecret5ignature"
+    )
+    event = {
+        "status": "error",
+        "transcript_id": "t1",
+        "error_type": "TranscriptFailedError",
+        "message": stored,
+    }
+    with pytest.raises(TranscriptFailedError) as info:
+        sensor.execute_complete({}, event)  # type: ignore[arg-type]
+    assert "5ecret5ignature" not in str(info.value)
+    assert "unable to download https://b.s3.amazonaws.com/***" in str(info.value)
