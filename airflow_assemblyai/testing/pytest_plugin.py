@@ -28,7 +28,10 @@ Fixtures (each test gets its own emulator, so no state leaks between tests):
 ``local_s3_endpoint``
     A moto S3 server on 127.0.0.1 for the session; its endpoint URL.
 
-Override ``assemblyai_emulator_options`` to change the emulator's API key or processing time.
+Override ``assemblyai_emulator_options`` to change the emulator's API key or processing time, or
+to make it lenient (``strict=False``). By default it refuses what AssemblyAI refuses: unknown request
+fields, an ``audio_url`` it cannot download (use ``assemblyai_emulator.sample_audio_url`` for one it
+can), and files that are not audio.
 """
 
 from __future__ import annotations
