@@ -117,7 +117,7 @@ def test_dry_run_prints_exactly_what_the_example_dag_sends_and_masks_the_key(
     dag_runner: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    audio = "https://example.invalid/call.wav"
+    audio = emulator_connection.sample_audio_url  # a URL the (strict) emulator can download
     monkeypatch.setenv("ASSEMBLYAI_EXAMPLE_POLL_SECONDS", "0.2")
     dag_run = dag_runner(load_example_dag(), run_conf={"audio_url": audio, "bucket": s3_bucket})
     assert dag_run.state == "success"
