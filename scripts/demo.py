@@ -1,11 +1,12 @@
-"""Run the example DAG end to end and print where the redacted audio landed.
+"""Run the example DAG end to end and print every file of the redacted record it archived.
 
-Without ``ASSEMBLYAI_API_KEY``: start the loopback AssemblyAI emulator and a local S3 (moto server),
-generate a short WAV, and run ``airflow dags test example_assemblyai_redacted_audio`` against them.
-With ``ASSEMBLYAI_API_KEY`` (and AWS credentials in the environment, plus ``--bucket``): run the same
-DAG against AssemblyAI and AWS. ``--dry-run`` prints the transcript request the example DAG would send
-(the API key masked) and sends nothing, so nothing is billed. Every process it starts is stopped
-before it exits.
+By default it runs offline: it starts the loopback AssemblyAI emulator and a local S3 (moto server),
+generates a short WAV, and runs ``airflow dags test example_assemblyai_redacted_audio`` against them.
+An exported ``ASSEMBLYAI_API_KEY`` is ignored then: AssemblyAI (billed) and AWS are used only with
+``--real``, which also needs ``--bucket`` named on the command line. ``--dry-run`` prints the
+transcript request the example DAG would send (the API key masked) and sends nothing. Arguments are
+checked before anything starts; on a failure the work folder and its logs are kept and their path
+printed with the error's own lines. Every process it starts is stopped before it exits.
 """
 
 from __future__ import annotations
@@ -14,14 +15,20 @@ import argparse
 import copy
 import hashlib
 import importlib.util
+import ipaddress
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import httpx
@@ -40,6 +47,51 @@ DAG_ID = "example_assemblyai_redacted_audio"
 BATCH_DAG_ID = "example_assemblyai_redacted_audio_batch"
 BIN = Path(sys.executable).parent
 DEMO_KEY = "demo-emulator-key"
+LOCAL_BUCKET = "redacted-audio"
+#: S3's rule for bucket names (3 to 63 lower-case letters, digits, dots and hyphens).
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+#: A log line that states an error: an exception's last line, or a record logged at ERROR or above.
+ERROR_LINE = re.compile(
+    r"^\s*[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b(?::.*)?$|\b(?:ERROR|CRITICAL)\b"
+)
+#: What the demo prints of the error lines at most.
+MAX_ERROR_LINES = 12
+#: The record's files, by the suffix of their keys (RecordKeys.beside names them so).
+RECORD_ROLES = (
+    (".manifest.json", "manifest"),
+    (".transcript.json", "transcript"),
+    (".srt", "srt"),
+    (".vtt", "vtt"),
+    (".wav", "audio"),
+    (".mp3", "audio"),
+)
+
+
+class DemoFailed(Exception):
+    """A step failed; the message holds the lines worth reading and where the full log is."""
+
+
+@contextmanager
+def work_folder() -> Iterator[Path]:
+    """Yield a fresh work folder: removed after a success, kept (and its path printed) after a failure."""
+    work = Path(tempfile.mkdtemp(prefix="aai-demo-"))
+    try:
+        yield work
+    except BaseException:
+        logs = ", ".join(sorted(p.name for p in work.glob("*.log"))) or "none"
+        print(f"demo: the work folder is kept for inspection: {work} (logs: {logs})", file=sys.stderr)
+        raise
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def error_lines(text: str) -> list[str]:
+    """Return the last lines of a log that state an error, each once, in their order."""
+    seen: dict[str, None] = {}
+    for line in text.splitlines():
+        if ERROR_LINE.search(line):
+            seen.pop(line.strip(), None)
+            seen[line.strip()] = None
+    return list(seen)[-MAX_ERROR_LINES:]
 
 
 def start_local_services(stack: ExitStack, work: Path) -> tuple[str, str]:
@@ -68,8 +120,12 @@ def run_airflow(env: dict[str, str], *args: str, log: Path) -> None:
     with log.open("a") as out:
         done = subprocess.run([str(BIN / "airflow"), *args], env=env, stdout=out, stderr=out, check=False)
     if done.returncode != 0:
-        tail = log.read_text(errors="replace")[-3000:]
-        raise SystemExit(f"demo: `airflow {' '.join(args[:2])}` failed (exit {done.returncode}):\n{tail}")
+        lines = error_lines(log.read_text(errors="replace")) or ["(no error line found; read the log)"]
+        raise DemoFailed(
+            f"`airflow {' '.join(args[:2])}` failed (exit {done.returncode}). The error lines of the log:\n  "
+            + "\n  ".join(lines)
+            + f"\nThe whole log: {log}"
+        )
 
 
 def dag_conf(bucket: str, audio: str) -> dict[str, str]:
@@ -78,9 +134,9 @@ def dag_conf(bucket: str, audio: str) -> dict[str, str]:
     return {"bucket": bucket, "key_prefix": "calls/", **source}
 
 
-def dry_run(conf: dict[str, str], api_key: str) -> int:
+def dry_run(conf: dict[str, str], api_key: str | None) -> int:
     """Print what the example DAG's transcribe task would send, rendered from ``conf``; send nothing."""
-    os.environ.update(assemblyai_connection_env(api_key=api_key))
+    os.environ.update(assemblyai_connection_env(api_key=api_key or "unset"))
     spec = importlib.util.spec_from_file_location(DAG_ID, REPO / "dags" / f"{DAG_ID}.py")
     if spec is None or spec.loader is None:
         raise SystemExit("demo: the example DAG cannot be loaded")
@@ -95,7 +151,10 @@ def dry_run(conf: dict[str, str], api_key: str) -> int:
     body = task.submission_preview()
     print("demo: dry run: nothing is sent. The example DAG would send:")
     print(f"POST {task.hook.settings.base_url}/v2/transcript")
-    print(f"Authorization: {'*' * 8} (ASSEMBLYAI_API_KEY, {len(api_key)} characters, masked)")
+    if api_key:
+        print(f"Authorization: {'*' * 8} (ASSEMBLYAI_API_KEY, {len(api_key)} characters, masked)")
+    else:
+        print("Authorization: none: ASSEMBLYAI_API_KEY is not set, so AssemblyAI would answer 401")
     print(json.dumps(body, indent=2, sort_keys=True))
     return 0
 
@@ -106,7 +165,7 @@ def run_batch(count: int, bucket: str) -> int:
 
     started = time.monotonic()
     with ExitStack() as stack:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aai-demo-")))
+        work = stack.enter_context(work_folder())
         env = airflow_env(work)
         emulator_url, moto_url = start_local_services(stack, work)
         env.update(MOTO_CREDENTIALS_ENV)
@@ -144,10 +203,28 @@ def run_batch(count: int, bucket: str) -> int:
         return 0 if len(stored) == count and len(ids) == count and deleted >= ids else 1
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bucket", default="redacted-audio", help="S3 bucket of the archive")
-    parser.add_argument("--audio", help="audio file or URL to transcribe (default: a generated WAV)")
+def parse_arguments() -> argparse.Namespace:
+    """Parse and check the arguments; refuse bad ones before anything starts."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog=(
+            "Offline by default: the AssemblyAI emulator and a local S3, even when ASSEMBLYAI_API_KEY is "
+            "exported. --real runs against AssemblyAI (billed) and AWS with ASSEMBLYAI_API_KEY and the AWS "
+            "credentials of the environment, and needs --bucket."
+        ),
+    )
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="run against AssemblyAI (billed per audio hour) and AWS S3 instead of the local stand-ins",
+    )
+    parser.add_argument(
+        "--bucket", help=f"S3 bucket of the archive (required with --real; offline: {LOCAL_BUCKET})"
+    )
+    parser.add_argument(
+        "--audio",
+        help="audio file, or URL with --real, to transcribe (default: a generated WAV)",
+    )
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -157,32 +234,86 @@ def main() -> int:
         "--batch",
         type=int,
         metavar="N",
-        help="run the batch example DAG over N generated recordings (emulator and local S3 only)",
+        help="run the batch example DAG over N generated recordings (offline only)",
     )
     args = parser.parse_args()
-    real = bool(os.environ.get("ASSEMBLYAI_API_KEY"))
+    key = os.environ.get("ASSEMBLYAI_API_KEY")
     if args.batch is not None:
-        if real or args.dry_run or args.audio:
-            parser.error(
-                "--batch runs on the emulator and a local S3 only: unset ASSEMBLYAI_API_KEY, drop --audio"
-            )
+        if args.real or args.dry_run or args.audio:
+            parser.error("--batch runs offline only (the emulator and a local S3): drop --real and --audio")
         if args.batch < 1:
             parser.error("--batch needs at least 1 recording")
-        return run_batch(args.batch, args.bucket)
-    started = time.monotonic()
-    if args.dry_run:
-        with tempfile.TemporaryDirectory(prefix="aai-demo-") as work:
-            os.environ.update(airflow_env(Path(work)))
-            audio = args.audio or str(Path(work) / "call.wav")
-            return dry_run(dag_conf(args.bucket, audio), os.environ.get("ASSEMBLYAI_API_KEY", "<API key>"))
+    if args.real and not args.dry_run:
+        if not key:
+            parser.error("--real needs ASSEMBLYAI_API_KEY in the environment (the AssemblyAI API key)")
+        if not args.bucket:
+            parser.error("--real needs --bucket: name the S3 bucket of your AWS account to archive into")
+    args.bucket = args.bucket or LOCAL_BUCKET
+    if not BUCKET_NAME.match(args.bucket) or ".." in args.bucket:
+        parser.error(
+            f"--bucket {args.bucket!r} is not an S3 bucket name: 3 to 63 lower-case letters, digits, dots "
+            "and hyphens, starting and ending with a letter or digit"
+        )
+    if args.audio:
+        args.audio = check_audio_argument(parser, args.audio, real=args.real or args.dry_run)
+    if key and not args.real and not args.dry_run:
+        print(
+            "demo: ASSEMBLYAI_API_KEY is set but not used: the demo runs offline unless --real is given.",
+            file=sys.stderr,
+        )
+    return args
 
+
+def check_audio_argument(parser: argparse.ArgumentParser, audio: str, *, real: bool) -> str:
+    """Return ``--audio`` checked: a readable file (as an absolute path), or a URL where one can be used."""
+    if "://" in audio:
+        parts = urlsplit(audio)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            parser.error(f"--audio {audio!r} is not an http(s) URL or a local file")
+        if not real and not _is_loopback(parts.hostname):
+            parser.error(
+                f"--audio {audio!r}: offline, the emulator fetches only loopback URLs; pass a local file, "
+                "or add --real to have AssemblyAI fetch the URL"
+            )
+        return audio
+    path = Path(audio).expanduser()
+    if not path.is_file():
+        parser.error(f"--audio {audio!r} is not a file that exists: pass the path of an audio file")
+    if not os.access(path, os.R_OK):
+        parser.error(f"--audio {audio!r} cannot be read by this user")
+    return str(path.resolve())
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def record_files(s3: Any, bucket: str, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+    """Return ``(role, object)`` for every file the record left under ``prefix``, the audio first."""
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    files = []
+    for entry in listing:
+        role = next((r for suffix, r in RECORD_ROLES if entry["Key"].endswith(suffix)), "other")
+        files.append((role, entry))
+    order = ["audio", "transcript", "srt", "vtt", "manifest", "other"]
+    return sorted(files, key=lambda item: (order.index(item[0]), item[1]["Key"]))
+
+
+def run_single(args: argparse.Namespace) -> int:
+    """Run the example DAG once, offline or with --real; print every file of the record."""
+    started = time.monotonic()
     with ExitStack() as stack:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aai-demo-")))
+        work = stack.enter_context(work_folder())
         env = airflow_env(work)
-        if real:
+        if args.real:
             env.update(assemblyai_connection_env(api_key=os.environ["ASSEMBLYAI_API_KEY"]))
             s3 = boto3.client("s3")
-            print("demo: running against AssemblyAI and AWS")
+            print(f"demo: running against AssemblyAI (billed) and AWS, archiving into s3://{args.bucket}")
         else:
             emulator_url, moto_url = start_local_services(stack, work)
             env.update(assemblyai_connection_env(api_key=DEMO_KEY, base_url=emulator_url))
@@ -190,7 +321,7 @@ def main() -> int:
             env.update(aws_connection_env(endpoint_url=moto_url))
             s3 = moto_s3_client(moto_url)
             s3.create_bucket(Bucket=args.bucket)
-            print(f"demo: emulator at {emulator_url}, local S3 at {moto_url}")
+            print(f"demo: offline: emulator at {emulator_url}, local S3 at {moto_url}")
 
         audio = args.audio
         if not audio:
@@ -205,23 +336,22 @@ def main() -> int:
         run_airflow(env, "db", "migrate", log=log)
         run_airflow(env, "dags", "test", DAG_ID, "-c", json.dumps(conf), log=log)
 
-        listing = s3.list_objects_v2(Bucket=args.bucket, Prefix="calls/").get("Contents", [])
-        # The record's transcript JSON, subtitles and manifest sit beside the audio.
-        listing = [o for o in listing if o["Key"].endswith((".wav", ".mp3"))]
-        if len(listing) != 1:
-            raise SystemExit(f"demo: expected one archived audio object, found {len(listing)}")
-        key = listing[0]["Key"]
+        files = record_files(s3, args.bucket, "calls/")
+        audio_files = [entry for role, entry in files if role == "audio"]
+        if len(audio_files) != 1:
+            raise DemoFailed(f"expected one archived audio object, found {len(audio_files)}; see {log}")
+        key = audio_files[0]["Key"]
         head = s3.head_object(Bucket=args.bucket, Key=key)
         data = s3.get_object(Bucket=args.bucket, Key=key)["Body"].read()
         transcript_id = head["Metadata"].get("assemblyai-transcript-id", "?")
         print()
-        print("Redacted audio archived")
-        print(f"  object:        s3://{args.bucket}/{key}")
-        print(f"  size:          {len(data)} bytes")
-        print(f"  sha256:        {hashlib.sha256(data).hexdigest()}")
+        print("Redacted record archived")
+        print(f"  transcript id: {transcript_id}")
+        for role, entry in files:
+            print(f"  {role + ':':<14} s3://{args.bucket}/{entry['Key']} ({entry['Size']} bytes)")
+        print(f"  audio sha256:  {hashlib.sha256(data).hexdigest()}")
         print(f"  content type:  {head['ContentType']}")
-        print(f"  transcript:    {transcript_id}")
-        if not real:
+        if not args.real:
             expected = httpx.get(
                 f"{emulator_url}/_emulator/transcripts/{transcript_id}/redacted-audio"
             ).content
@@ -233,9 +363,25 @@ def main() -> int:
             print(f"  matches the emulator's redacted file byte for byte: {'yes' if same else 'NO'}")
             print(f"  transcript deleted at the emulator: {'yes' if deleted else 'NO'}")
             if not (same and deleted):
-                return 1
+                raise DemoFailed(f"the archive does not hold what the emulator rendered; see {log}")
         print(f"  took:          {time.monotonic() - started:.1f} s")
     return 0
+
+
+def main() -> int:
+    args = parse_arguments()
+    try:
+        if args.batch is not None:
+            return run_batch(args.batch, args.bucket)
+        if args.dry_run:
+            with tempfile.TemporaryDirectory(prefix="aai-demo-") as work:
+                os.environ.update(airflow_env(Path(work)))
+                audio = args.audio or str(Path(work) / "call.wav")
+                return dry_run(dag_conf(args.bucket, audio), os.environ.get("ASSEMBLYAI_API_KEY"))
+        return run_single(args)
+    except DemoFailed as exc:
+        print(f"demo: failed: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

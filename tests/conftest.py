@@ -6,16 +6,16 @@ The emulator fixtures come from the provider's own pytest plugin (opted into by 
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from airflow_assemblyai.testing.emulator import Emulator
-from airflow_assemblyai.testing.loopback import aws_connection_env, free_port
+from airflow_assemblyai.testing.loopback import aws_connection_env
+from airflow_assemblyai.testing.pytest_plugin import run_dag_test
 
 
 @pytest.fixture
@@ -31,26 +31,15 @@ def emulator_connection(assemblyai_connection: Emulator) -> Emulator:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """Create the Airflow metadata DB (SQLite) once per test session; return AIRFLOW_HOME."""
-    from airflow.utils.db import initdb
-
-    initdb()
-    return Path(os.environ["AIRFLOW_HOME"])
+def airflow_db(airflow_metadata_db: Path) -> Path:
+    """Return AIRFLOW_HOME once the plugin created the metadata DB (``airflow_metadata_db``)."""
+    return airflow_metadata_db
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """Run moto in server mode on 127.0.0.1 (in a thread); yield its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+def moto_server(local_s3_endpoint: str) -> str:
+    """Return the endpoint of the plugin's moto S3 server (``local_s3_endpoint``)."""
+    return local_s3_endpoint
 
 
 @pytest.fixture
@@ -76,19 +65,5 @@ def s3_client(moto_server: str) -> Any:
 
 @pytest.fixture
 def dag_runner(airflow_db: Path) -> Callable[..., Any]:
-    """Return a function that runs a DAG built in a test as ``dag.test()`` would, and returns its DagRun.
-
-    ``dag.test()`` on Airflow 3.3 only runs DAGs it finds serialized, so the DAG is first written to
-    the metadata DB as the DAG processor would.
-    """
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    def run_dag(dag: Any, **test_kwargs: Any) -> Any:
-        DagBundlesManager().sync_bundles_to_db()
-        bag = DagBag(dag_folder=os.devnull)
-        bag.bag_dag(dag)
-        sync_bag_to_db(bag, "dags-folder", None)
-        return dag.test(**test_kwargs)
-
-    return run_dag
+    """Return the plugin's ``run_dag_test``: ``dag.test()`` of a DAG built in a test, on the metadata DB."""
+    return run_dag_test

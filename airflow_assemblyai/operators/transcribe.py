@@ -321,10 +321,11 @@ class AssemblyAITranscribeOperator(BaseOperator):
 
     def _policies(self) -> list[str]:
         policies = self.redact_pii_policies
+        # AssemblyAI spells every name in lower case; "PERSON_NAME" means the same policy.
         if isinstance(policies, str):
-            names = [p.strip() for p in policies.split(",") if p.strip()]
+            names = [p.strip().lower() for p in policies.split(",") if p.strip()]
         elif isinstance(policies, list | tuple):
-            names = [str(p).strip() for p in policies if str(p).strip()]
+            names = [str(p).strip().lower() for p in policies if str(p).strip()]
         elif policies is None:
             names = []
         else:
@@ -346,13 +347,13 @@ class AssemblyAITranscribeOperator(BaseOperator):
         return names
 
     def _substitution(self) -> str | None:
-        sub = self.redact_pii_sub or None
+        sub = _lower(self.redact_pii_sub) or None
         if sub is not None and sub not in SUBSTITUTIONS:
             raise AssemblyAIInvalidInputError(f"redact_pii_sub must be 'hash' or 'entity_name', got {sub!r}.")
         return sub
 
     def _audio_quality(self) -> str:
-        quality = self.redact_pii_audio_quality or "mp3"
+        quality = _lower(self.redact_pii_audio_quality) or "mp3"
         if quality not in AUDIO_QUALITIES:
             raise AssemblyAIInvalidInputError(
                 f"redact_pii_audio_quality must be 'mp3' or 'wav', got {quality!r}."
@@ -404,3 +405,8 @@ def _as_bool(name: str, value: object) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise AssemblyAIInvalidInputError(f"{name} must be True or False, got {value!r}.")
+
+
+def _lower(value: object) -> object:
+    """Return an enumerated value as AssemblyAI spells it (lower case, trimmed); a non-text as it is."""
+    return value.strip().lower() if isinstance(value, str) else value

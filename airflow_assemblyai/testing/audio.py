@@ -32,6 +32,42 @@ def synth_wav(seconds: float = 3.0, rate: int = SAMPLE_RATE) -> bytes:
     return pcm_to_wav(b"".join(pieces)[: int(seconds * rate) * 2], rate)
 
 
+#: Leading bytes of the audio and video containers AssemblyAI transcodes (a sample of its long list).
+_MEDIA_MAGIC: tuple[tuple[int, bytes], ...] = (
+    (0, b"RIFF"),  # WAV (and AVI)
+    (0, b"ID3"),  # MP3 with a tag
+    (0, b"fLaC"),
+    (0, b"OggS"),  # Ogg Vorbis, Opus
+    (4, b"ftyp"),  # MP4, M4A, MOV
+    (0, b"\x1a\x45\xdf\xa3"),  # WebM, Matroska
+    (0, b"#!AMR"),
+    (0, b"FORM"),  # AIFF
+    (0, b"\x30\x26\xb2\x75"),  # WMA, WMV (ASF)
+    (0, b".snd"),  # AU
+)
+
+
+def describe_non_audio(data: bytes) -> str | None:
+    """Return the media type of ``data`` when it is plainly not audio or video; None when it may be.
+
+    The emulator's stand-in for AssemblyAI's transcoder: known container headers and MPEG audio
+    frames pass; text, HTML, empty and unrecognised bytes do not.
+    """
+    head = data[:64]
+    if any(head[offset : offset + len(magic)] == magic for offset, magic in _MEDIA_MAGIC):
+        return None
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # an MPEG audio frame (MP3, AAC)
+        return None
+    if not data:
+        return "application/x-empty"
+    try:
+        text = data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    lowered = text.lstrip().lower()
+    return "text/html" if lowered.startswith(("<!doctype html", "<html")) else "text/plain"
+
+
 def write_call_recordings(folder: Path, count: int) -> Path:
     """Create ``folder`` with ``count`` WAVs ``call-0000.wav``... of 2 to 6 s; return the folder."""
     folder.mkdir(parents=True)

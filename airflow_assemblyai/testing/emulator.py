@@ -7,10 +7,16 @@ every request, and lets tests script faults per transcript (:class:`Faults`), en
 when they choose (:meth:`Emulator.finish`), or seed a completion profile for benchmarks
 (:meth:`Emulator.add_completion_profile`, ``POST /_emulator/completion-profile``).
 
+By default it is strict: it refuses what AssemblyAI refuses. A request field that AssemblyAI's spec
+and SDK do not know is a 400; an ``audio_url`` it cannot download (neither an emulator upload nor a
+loopback URL that answers 200) fails the transcript with a download error; bytes that are not audio
+or video fail it with a transcoding error. ``strict=False`` (``--lenient``) accepts unknown fields
+and stands a synthesized WAV in for what it cannot fetch or decode.
+
 What it cannot know about the real API (deviations): transcription text and PII spans are
 invented (fixed fractions of the duration are beeped); only 16-bit WAV sources are decoded (other
-sources are replaced by a synthesized tone WAV); an ``audio_url`` that is neither an emulator upload
-nor a loopback URL is not fetched (a synthesized WAV stands in); the text of the 400 for an expired
+audio is replaced by a synthesized tone WAV); the wording of its refusals of unknown fields is its
+own (the spec forbids them, no public report quotes the answer); the text of the 400 for an expired
 file is a guess (:data:`EXPIRED_TEXT`); real rate limits are not enforced unless scripted. On the
 file host, a body of unknown length goes out chunked (uvicorn frames it so), not close-delimited; a
 cut close-delimited body is stood in for by a clean early end (``Faults.short_body_after``).
@@ -56,7 +62,7 @@ except ImportError as missing:  # pragma: no cover - depends on the installed ex
 
 from airflow_assemblyai.hooks.settings import is_loopback_host
 from airflow_assemblyai.redaction import NOT_FOUND_TEXT, NOT_REQUESTED_TEXT, PENDING_TEXT
-from airflow_assemblyai.testing.audio import render_redacted, synth_wav, write_large_wav
+from airflow_assemblyai.testing.audio import describe_non_audio, render_redacted, synth_wav, write_large_wav
 from airflow_assemblyai.testing.loopback import EMULATOR_READY, free_port
 from airflow_assemblyai.testing.transcript import DEFAULT_CHARS_PER_CAPTION, subtitles, transcript_fields
 
@@ -84,6 +90,30 @@ EXPIRED_TEXT = "The redacted audio file for this transcript has expired and is n
 FAILED_TRANSCRIPT_TEXT = "Transcript failed; it has no redacted audio."
 DELETED_TEXT = "Deleted by user."
 #: A guess: the wording of the 400 for subtitles of a transcript that has not completed.
+#: Failed-transcript texts of the strict emulator. AssemblyAI's docs and support playbook quote these
+#: beginnings ("Download error", "File does not appear to contain audio"); the tails vary by report.
+DOWNLOAD_ERROR_TEXT = "Download error, unable to download {url}"
+TRANSCODING_ERROR_TEXT = (
+    "Transcoding failed. File does not appear to contain audio. File type is {media_type}."
+)
+#: The request fields AssemblyAI knows: its API spec (TranscriptParams, additionalProperties false)
+#: and its Python SDK's request model (1.8.x), united. A strict emulator refuses any other field.
+KNOWN_REQUEST_FIELDS = frozenset(
+    {
+        "audio_url", "audio_end_at", "audio_start_from", "auto_chapters", "auto_highlights", "boost_param",
+        "content_safety", "content_safety_confidence", "custom_spelling", "custom_topics", "disfluencies",
+        "domain", "dual_channel", "entity_detection", "filter_profanity", "format_text", "iab_categories",
+        "keyterms_prompt", "keyterms_prompt_options", "language_code", "language_codes",
+        "language_confidence_threshold", "language_detection", "language_detection_options",
+        "language_detection_results", "multichannel", "prompt", "punctuate", "redact_pii",
+        "redact_pii_audio", "redact_pii_audio_options", "redact_pii_audio_quality", "redact_pii_policies",
+        "redact_pii_return_unredacted", "redact_pii_sub", "remove_audio_tags", "sentiment_analysis",
+        "speaker_labels", "speaker_options", "speakers_expected", "speech_model", "speech_models",
+        "speech_threshold", "speech_understanding", "summarization", "summary_model", "summary_type",
+        "temperature", "topics", "webhook_auth_header_name", "webhook_auth_header_value", "webhook_url",
+        "word_boost",
+    }
+)  # fmt: skip
 SUBTITLES_NOT_READY_TEXT = "Transcript is not completed yet; subtitles are available once it has completed."
 S3_EXPIRED = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
 S3_DENIED = "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
@@ -215,8 +245,11 @@ class Emulator:
         api_key: str = "emulator-key",
         processing_seconds: float = 1.0,
         storage_dir: Path | None = None,
+        strict: bool = True,
     ) -> None:
         self.api_key = api_key
+        #: Refuse what AssemblyAI refuses: unknown request fields, URLs it cannot download, non-audio.
+        self.strict = strict
         self.processing_seconds = processing_seconds
         self._own_storage = storage_dir is None
         self.storage = Path(storage_dir or tempfile.mkdtemp(prefix="aai-emulator-"))
@@ -359,6 +392,12 @@ class Emulator:
         """Return the number of distinct TCP connections seen."""
         with self._lock:
             return len(self._clients)
+
+    @property
+    def sample_audio_url(self) -> str:
+        """Return a URL of a generated WAV that this emulator can download, as AssemblyAI downloads any
+        public URL (a strict emulator fails a transcript whose ``audio_url`` it cannot reach)."""
+        return f"{self.base_url}/_samples/call.wav"
 
     def redacted_audio_path(self, transcript_id: str) -> Path:
         """Return the file the download URL serves for a transcript (rendering it if needed)."""
@@ -601,6 +640,11 @@ class Emulator:
                 return Response(status_code=404)
             return Response(path.read_bytes(), media_type="application/octet-stream")
 
+        @app.get("/_samples/{name}")
+        async def sample(name: str) -> Response:
+            """Serve a generated WAV, an ``audio_url`` the emulator can download (``sample_audio_url``)."""
+            return Response(synth_wav(), media_type="audio/wav")
+
         @app.post("/v2/transcript")
         async def submit(request: Request) -> Response:
             try:
@@ -621,9 +665,19 @@ class Emulator:
             quality = params.get("redact_pii_audio_quality")
             if quality is not None and quality not in ("mp3", "wav"):
                 return _error(400, "redact_pii_audio_quality must be one of mp3, wav.")
-            source = await emulator._fetch_source(str(params["audio_url"]))
+            unknown = sorted(set(params) - KNOWN_REQUEST_FIELDS) if emulator.strict else []
+            if unknown:
+                return _error(
+                    400, f"Invalid request: unknown field(s) {', '.join(unknown)}; check their spelling."
+                )
+            audio_url = str(params["audio_url"])
+            fetched = await emulator._fetch_source(audio_url)
+            failure = emulator._source_failure(audio_url, fetched)
+            source = fetched if fetched is not None and failure is None else synth_wav()
             with emulator._lock:
                 faults = dataclasses.replace(emulator.next_faults) if emulator.next_faults else Faults()
+                if failure and faults.error is None:
+                    faults.error = failure
                 faults.api_errors = list(faults.api_errors)
                 faults.download_statuses = list(faults.download_statuses)
                 record = _Transcript(
@@ -880,11 +934,12 @@ class Emulator:
                 return _error(status, f"Scripted {status}.", record.faults.retry_after)
         return None
 
-    async def _fetch_source(self, audio_url: str) -> bytes:
+    async def _fetch_source(self, audio_url: str) -> bytes | None:
+        """Return the bytes at ``audio_url`` (an upload or a loopback URL), or None when not reachable."""
         prefix = f"{self.base_url}/_uploads/"
         if audio_url.startswith(prefix):
             path = self._uploads.get(audio_url[len(prefix) :])
-            return path.read_bytes() if path else synth_wav()
+            return path.read_bytes() if path else None
         if _is_loopback_url(audio_url):
             try:
                 async with httpx.AsyncClient(timeout=10) as client:
@@ -893,7 +948,19 @@ class Emulator:
                     return answer.content
             except httpx.HTTPError:
                 pass
-        return synth_wav()
+        return None
+
+    def _source_failure(self, audio_url: str, source: bytes | None) -> str | None:
+        """Return the error a strict emulator fails the transcript with; None when it goes ahead.
+
+        A lenient emulator stands a synthesized WAV in for what it cannot fetch or decode.
+        """
+        if not self.strict:
+            return None
+        if source is None:
+            return DOWNLOAD_ERROR_TEXT.format(url=audio_url)
+        media_type = describe_non_audio(source)
+        return TRANSCODING_ERROR_TEXT.format(media_type=media_type) if media_type else None
 
     def _download(self, name: str, request: Request) -> Response:
         query = request.query_params
@@ -1127,10 +1194,20 @@ def _make_server(emulator: Emulator, port: int) -> uvicorn.Server:
 
 @contextlib.contextmanager
 def run_emulator(
-    *, api_key: str = "emulator-key", processing_seconds: float = 1.0, storage_dir: Path | None = None
+    *,
+    api_key: str = "emulator-key",
+    processing_seconds: float = 1.0,
+    storage_dir: Path | None = None,
+    strict: bool = True,
 ) -> Iterator[Emulator]:
-    """Run an emulator in a daemon thread on a free loopback port; yield it once it serves."""
-    emulator = Emulator(api_key=api_key, processing_seconds=processing_seconds, storage_dir=storage_dir)
+    """Run an emulator in a daemon thread on a free loopback port; yield it once it serves.
+
+    ``strict=False`` makes it lenient: unknown request fields pass, and a synthesized WAV stands in
+    for audio it cannot fetch or decode.
+    """
+    emulator = Emulator(
+        api_key=api_key, processing_seconds=processing_seconds, storage_dir=storage_dir, strict=strict
+    )
     port = free_port()
     emulator.base_url = f"http://127.0.0.1:{port}"
     server = _make_server(emulator, port)
@@ -1157,12 +1234,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", default="emulator-key")
     parser.add_argument("--processing-seconds", type=float, default=1.0)
     parser.add_argument("--storage-dir", type=Path)
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        help="accept unknown request fields, and stand a tone in for audio it cannot fetch or decode",
+    )
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("--host must be a loopback address (127.0.0.1, localhost or ::1)")
     port = args.port or free_port()
     emulator = Emulator(
-        api_key=args.api_key, processing_seconds=args.processing_seconds, storage_dir=args.storage_dir
+        api_key=args.api_key,
+        processing_seconds=args.processing_seconds,
+        storage_dir=args.storage_dir,
+        strict=not args.lenient,
     )
     emulator.base_url = f"http://127.0.0.1:{port}"
     server = _make_server(emulator, port)

@@ -68,6 +68,32 @@ def aws_connection_env(
     )
 
 
+#: What a missing local S3 says: the extra that brings it.
+MOTO_MISSING = (
+    "The local S3 needs moto's server, which is not installed{where}: install the provider's testing-s3 "
+    'extra, pip install "airflow-provider-assemblyai[testing,testing-s3]".'
+)
+
+
+def require_moto_server(python: str | None = None) -> None:
+    """Raise a :class:`RuntimeError` naming the extra to install when moto's S3 server is missing.
+
+    :param python: the interpreter that will run the server; this one when None.
+    """
+    probe = "import flask, flask_cors, moto.server"
+    if python is None or python == sys.executable:
+        try:
+            import flask  # noqa: F401
+            import flask_cors  # noqa: F401
+            import moto.server  # noqa: F401
+        except ImportError:
+            raise RuntimeError(MOTO_MISSING.format(where="")) from None
+        return
+    done = subprocess.run([python, "-c", probe], capture_output=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(MOTO_MISSING.format(where=f" for {python}"))
+
+
 def moto_s3_client(endpoint_url: str) -> Any:
     """Return a boto3 S3 client for the S3 server at ``endpoint_url`` (a moto server)."""
     import boto3
@@ -145,6 +171,7 @@ def listening_process(
 @contextlib.contextmanager
 def moto_process(*, python: str = sys.executable, log: Path | None = None) -> Iterator[str]:
     """Run moto's S3 server (``moto[server]`` must be installed) on a free port; yield its endpoint URL."""
+    require_moto_server(python)
     port = free_port()
     with listening_process(
         [python, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)], port, "the moto server", log=log

@@ -65,7 +65,7 @@ def test_poll_waits_through_queued_and_processing_then_is_ready(
     emulator: Emulator, hook: AssemblyAIHook
 ) -> None:
     emulator.next_faults = Faults(processing_seconds=0.6)
-    transcript_id = hook.submit_transcript("https://example.invalid/a.wav", **REDACT)["id"]
+    transcript_id = hook.submit_transcript(emulator.sample_audio_url, **REDACT)["id"]
     seen: list[RedactionPoll] = []
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -52,7 +52,7 @@ def test_each_operator_sends_what_the_spec_documents(emulator_connection: Emulat
     source.write_bytes(synth_wav(seconds=2.0))
     by_url = AssemblyAITranscribeOperator(
         task_id="by_url",
-        audio_url="https://example.invalid/call.wav",
+        audio_url=emulator.sample_audio_url,
         redact_pii_policies=["person_name", "phone_number"],
         redact_pii_sub="entity_name",
         redact_pii_audio_quality="wav",

@@ -51,7 +51,7 @@ def test_submit_moves_from_queued_through_processing_to_completed(emulator: Emul
     emulator.next_faults = Faults(processing_seconds=0.6)
     with api(emulator) as client:
         created = client.post(
-            "/v2/transcript", json={"audio_url": "https://x.invalid/a.wav", **MODELS, **REDACT}
+            "/v2/transcript", json={"audio_url": emulator.sample_audio_url, **MODELS, **REDACT}
         ).json()
         assert created["status"] == "queued"
         assert created["redact_pii_policies"] == ["person_name"]

@@ -36,7 +36,7 @@ async def test_waits_through_processing_and_rendering_then_one_success(emulator:
 
     hook = AssemblyAIHook()
     tid = (
-        await hook.asubmit_transcript("https://x.invalid/a.wav", **REDACT, redact_pii_audio_quality="wav")
+        await hook.asubmit_transcript(emulator.sample_audio_url, **REDACT, redact_pii_audio_quality="wav")
     )["id"]
     await hook.aclose()
     events = await events_of(trigger_for(tid))

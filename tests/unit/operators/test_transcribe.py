@@ -55,6 +55,20 @@ def test_policies_may_be_a_comma_separated_string() -> None:
     assert operator._request_fields()["redact_pii_policies"] == ["person_name", "phone_number"]
 
 
+def test_enumerated_values_are_accepted_in_any_case_and_sent_in_assemblyais_spelling() -> None:
+    operator = AssemblyAITranscribeOperator(
+        task_id="t",
+        audio_url="https://x.invalid/a.wav",
+        redact_pii_policies=["PERSON_NAME", " Phone_Number "],
+        redact_pii_sub="Entity_Name",
+        redact_pii_audio_quality="WAV",
+    )
+    fields = operator._request_fields()
+    assert fields["redact_pii_policies"] == ["person_name", "phone_number"]
+    assert fields["redact_pii_sub"] == "entity_name"
+    assert fields["redact_pii_audio_quality"] == "wav"
+
+
 def test_unknown_policy_names_warn_and_are_sent(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
