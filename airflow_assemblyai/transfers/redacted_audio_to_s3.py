@@ -131,10 +131,10 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         ``ObjectStoragePath`` or its URI (templated): ``s3://`` takes the S3 path with all its
         guarantees (the path's ``conn_id`` as the AWS connection); any other store (``file://``,
         ``gs://``, ``abfs://``...) is written through Airflow's object-storage layer, streamed in
-        bounded memory, visible only once verified. See "Any object store" in the README.
+        bounded memory, visible only once verified. See docs/record.md#object-stores.
     :param archive_record: archive the whole redacted record: beside the audio, the transcript as
         JSON (an allow-list of redacted fields), its subtitles and, last, a manifest; return the
-        manifest's URI instead of the audio's. See "The redacted record" in the README.
+        manifest's URI instead of the audio's. See docs/record.md#record.
     :param subtitle_formats: the subtitles archived with the record (``srt``, ``vtt``).
     :param chars_per_caption: the longest subtitle caption in characters; AssemblyAI's default when None.
     :param include_transcript_fields: transcript fields to archive beyond the allow-list (entities,
