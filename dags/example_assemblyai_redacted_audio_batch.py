@@ -57,7 +57,7 @@ from airflow_assemblyai.transfers.archive import archive_uri, parse_archive_uri
 from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
 
 DAG_ID = "example_assemblyai_redacted_audio_batch"
-#: The pool that caps concurrent uploads, submissions and transfers; the README shows how to create it.
+#: The pool that caps concurrent uploads, submissions and transfers (create it: docs/batches.md#batch-dag).
 POOL = "assemblyai"
 AUDIO_SUFFIXES = frozenset(
     {".aac", ".amr", ".flac", ".m4a", ".mov", ".mp3", ".mp4", ".ogg", ".opus", ".wav", ".webm", ".wma"}

@@ -403,7 +403,7 @@ class AssemblyAIHook(BaseHook):
             return SpeechModelRejectedError(
                 f"{where} was rejected (HTTP {code}): {api_error} Change speech_models on the transcribe "
                 f"task, or the default of connection {self.assemblyai_conn_id!r} (extra field "
-                "'speech_models'); the README section 'Models' lists the current choices.",
+                "'speech_models'); docs/models.md#models lists the current choices.",
                 http_status=code,
                 api_error=api_error,
             )

@@ -99,7 +99,7 @@ def parse_speech_models(value: object, *, field_name: str = "speech_models") -> 
     if not models:
         raise AssemblyAIInvalidInputError(
             f"{field_name} is empty: name at least one speech model, e.g. "
-            '["universal-3-5-pro", "universal-2"] (see the README section "Models").'
+            '["universal-3-5-pro", "universal-2"] (see docs/models.md#models).'
         )
     return models
 

@@ -134,7 +134,7 @@ class AssemblyAITranscribeOperator(BaseOperator):
     :param audio_path: local path or ``ObjectStoragePath`` to upload first.
     :param speech_models: speech models in priority order, e.g. ``["universal-3-5-pro", "universal-2"]``
         (a list, or a comma-separated text). Default: the connection's extra ``speech_models``, else
-        the provider's chain (README, "Models").
+        the provider's chain (docs/models.md#models).
     :param redact_pii: redact PII in the transcript text (required by ``redact_pii_audio``).
     :param redact_pii_audio: produce the redacted audio file.
     :param redact_pii_policies: PII types to redact, e.g. ``["person_name", "phone_number"]`` (a list,

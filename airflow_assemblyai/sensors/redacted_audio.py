@@ -41,7 +41,7 @@ class AssemblyAIRedactedAudioSensor(BaseSensorOperator):
 
     A final answer (wrong key, unknown or failed transcript, redaction never requested, file
     expired) fails the task at once without retries. ``soft_fail`` and ``never_fail`` keep
-    Airflow's meaning in every mode (the README tabulates the outcomes); a malformed
+    Airflow's meaning in every mode (docs/failures.md#soft-fail-and-never-fail tabulates them); a malformed
     ``transcript_id`` fails the task before any request, whatever they say. Passing faults (408,
     429, 5xx, timeouts) are retried inside the hook; if they persist, the poke counts as "not yet"
     and only ``timeout`` ends the wait.

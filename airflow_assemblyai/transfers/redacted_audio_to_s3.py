@@ -137,12 +137,11 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         ``gs://``, ``abfs://``...) is written through Airflow's object-storage layer, streamed in
         bounded memory, visible only once verified; the SHA-256 of the audio and the transcript id
         are recorded beside it (``x.wav.digest.json``), so a re-run recognises it by content. See
-        "Any object store" in the README.
+        docs/record.md#object-stores.
     :param archive_record: archive the whole redacted record: beside the audio, the transcript as
         JSON (an allow-list of redacted fields), its subtitles and, last, a manifest listing each
         file's size and SHA-256; return the manifest's URI instead of the audio's. A failed attempt
-        leaves the files it verified in place and a re-run completes the record. See "The redacted
-        record" in the README.
+        leaves the files it verified in place and a re-run completes the record. See docs/record.md#record.
     :param subtitle_formats: the subtitles archived with the record (``srt``, ``vtt``).
     :param chars_per_caption: the longest subtitle caption in characters; AssemblyAI's default when None.
     :param include_transcript_fields: transcript fields to archive beyond the allow-list (entities,

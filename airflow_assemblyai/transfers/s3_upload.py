@@ -212,5 +212,5 @@ def explain_s3_error(exc: ClientError, *, bucket: str, key: str, write_permissio
     }.get(operation, write_permissions)
     return AssemblyAIFinalError(
         f"S3 refused {operation} for {where} (HTTP {status} {code}): the AWS connection needs {needs}. "
-        "See 'IAM permissions' in the provider's README."
+        "See the provider's docs/iam.md#iam-permissions."
     )

@@ -98,7 +98,7 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Wait through the shared poller until ready, final error or ``end_time``; yield one event."""
         # Wait at least one interval: the sensor polled just before deferring, and an event fired
-        # within seconds of deferral can race Airflow's scheduler (README, "Batches").
+        # within seconds of deferral can race Airflow's scheduler (docs/batches.md#batch-dag).
         earliest = time.time() + jittered(self.poll_interval)
         hook = AssemblyAIHook(self.assemblyai_conn_id)
         try:

@@ -110,7 +110,7 @@ WHERE = {
     "deferred-trigger": {"deferrable": True},
 }
 FLAGS = {"plain": {}, "soft_fail": {"soft_fail": True}, "never_fail": {"never_fail": True}}
-# The final state per outcome, flag and WHERE column, as the README tabulates it (checked below).
+# The final state per outcome, flag and WHERE column, as docs/failures.md tabulates it (checked below).
 # A timeout is never found by the first inline poke (None): a deferred wait times out in the trigger.
 # fmt: off
 OUTCOMES = {
@@ -159,9 +159,9 @@ def test_soft_fail_and_never_fail_outcomes(
         assert len(reads) == first_reads
 
 
-def test_readme_tabulates_exactly_these_outcomes() -> None:
-    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### soft_fail and never_fail on the sensor", 1)[1].split("\n\n")
+def test_the_docs_tabulate_exactly_these_outcomes() -> None:
+    page = (Path(__file__).parents[3] / "docs" / "failures.md").read_text(encoding="utf-8")
+    section = page.split("## soft_fail and never_fail on the sensor", 1)[1].split("\n\n")
     table = next(block for block in section if block.startswith("| outcome"))
     rows = [line.strip("| ").split(" | ") for line in table.splitlines()]
     documented = {
