@@ -167,8 +167,8 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
         ):
             raise AssemblyAIFinalError(
                 f"Transcript {transcript_id} was not deleted: the SHA-256 of the archived bytes at {where} "
-                f"(archive_uri) is {digest.sha256} ({digest.size} bytes), not the one recorded beside it when "
-                f"it was archived ({sidecar}: {recorded.sha256}, {recorded.size} bytes of transcript "
+                f"(archive_uri) is {digest.sha256} ({digest.size} bytes), not the one recorded beside it "
+                f"when it was archived ({sidecar}: {recorded.sha256}, {recorded.size} bytes of transcript "
                 f"{recorded.transcript_id}): the archive was changed or damaged. Archive it again with "
                 "replace=True."
             )

@@ -344,7 +344,9 @@ def test_rerun_finds_its_own_object_even_after_the_source_is_gone(
 
 def recorded_digest(s3: Any, bucket: str, key: str) -> dict[str, Any]:
     """Return the digest the transfer recorded beside the audio at ``key``."""
-    return cast("dict[str, Any]", json.loads(s3.get_object(Bucket=bucket, Key=key + ".digest.json")["Body"].read()))
+    return cast(
+        "dict[str, Any]", json.loads(s3.get_object(Bucket=bucket, Key=key + ".digest.json")["Body"].read())
+    )
 
 
 @pytest.mark.parametrize("etag_style", ["md5", "multipart", "none"])
@@ -404,7 +406,10 @@ def test_a_digest_file_that_records_other_bytes_fails_and_stays_untouched(
     assert "a.wav.digest.json" in str(caught.value)
     assert s3.get_object(Bucket=s3_bucket, Key="a.wav.digest.json")["Body"].read() == foreign
     run(transfer(transcript_id=tid, s3_bucket=s3_bucket, s3_key="a.wav", replace=True))
-    assert recorded_digest(s3, s3_bucket, "a.wav")["sha256"] == hashlib.sha256(emu.redacted_audio(tid)).hexdigest()
+    assert (
+        recorded_digest(s3, s3_bucket, "a.wav")["sha256"]
+        == hashlib.sha256(emu.redacted_audio(tid)).hexdigest()
+    )
 
 
 @pytest.mark.parametrize(
