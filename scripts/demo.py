@@ -162,6 +162,7 @@ def dry_run(conf: dict[str, str], api_key: str | None) -> int:
 def run_batch(count: int, bucket: str) -> int:
     """Run the batch example DAG over ``count`` generated recordings on the emulator and moto; report."""
     from airflow_assemblyai.testing.audio import write_call_recordings
+    from airflow_assemblyai.transfers.record import AUDIO_DIGEST_SUFFIX
 
     started = time.monotonic()
     with ExitStack() as stack:
@@ -183,7 +184,13 @@ def run_batch(count: int, bucket: str) -> int:
         run_airflow(env, "dags", "test", BATCH_DAG_ID, "-c", json.dumps(conf), log=log)
 
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="redacted/")
-        stored = [o for page in pages for o in page.get("Contents", [])]
+        # The archived audio, not the digest recorded beside each (x.mp3.digest.json).
+        stored = [
+            o
+            for page in pages
+            for o in page.get("Contents", [])
+            if not o["Key"].endswith(AUDIO_DIGEST_SUFFIX)
+        ]
         ids = {
             s3.head_object(Bucket=bucket, Key=o["Key"])["Metadata"].get("assemblyai-transcript-id")
             for o in stored

@@ -14,7 +14,7 @@ from airflow_assemblyai.transfers.archive import META_RECORD_ROLE, ArchivedObjec
 from airflow_assemblyai.transfers.object_storage import ObjectStorageRecordStore, as_object_storage_path
 from airflow_assemblyai.transfers.record_archive import verify_record
 from airflow_assemblyai.transfers.s3_upload import explain_s3_error
-from airflow_assemblyai.transfers.stores import S3RecordStore
+from airflow_assemblyai.transfers.stores import S3RecordStore, audio_digest_key, read_audio_digest_at
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -32,9 +32,11 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
     * a record's manifest (``archive_record=True``): it must name this transcript, and every file it
       lists must be there with the size and the SHA-256 it lists;
     * the audio alone in S3: the object must be this transcript's audio (its metadata: transcript
-      id, the audio role, the recorded length), and the MD5 of its bytes must equal the MD5 of
-      AssemblyAI's file recorded when it was archived. When the source's ETag was no MD5 (multipart,
-      KMS), nothing shows the bytes, so the check fails: archive with ``archive_record=True``.
+      id, the audio role, the recorded length), and its bytes must match the digests recorded when it
+      was archived: the MD5 of AssemblyAI's file (when its ETag was one) and the SHA-256 recorded
+      beside it (``x.wav.digest.json``), whichever exist, at least one. When neither exists (an
+      attempt stopped between the two writes, and a source ETag that was no MD5) the check fails:
+      run the transfer task again, and it records the digest.
 
     When the check fails nothing is deleted and the task fails without retries, so a transfer marked
     successful by hand can never purge the only copy. An archive in another store (``file://``,
@@ -134,31 +136,55 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
                 f"{found.describe(transcript_id)}, not its redacted audio. Archive it first, or point "
                 "archive_uri at its archive."
             )
-        if found.source_md5 is None:
-            raise AssemblyAIFinalError(
-                f"Transcript {transcript_id} was not deleted: {where} (archive_uri) carries no MD5 of "
-                "AssemblyAI's file (its ETag was a multipart or KMS ETag, or none), so nothing shows that "
-                "its bytes are the redacted audio. Archive with archive_record=True and pass the manifest "
-                "URI it returns (the purge then compares each file's SHA-256), or set archive_uri=None "
-                "to delete unchecked."
-            )
+        store = S3RecordStore(client=self.s3_hook.get_conn(), bucket=bucket, extra_args={})
+        sidecar = f"s3://{bucket}/{audio_digest_key(key)}"
         try:
-            digest = S3RecordStore(client=self.s3_hook.get_conn(), bucket=bucket, extra_args={}).digest(key)
+            recorded = read_audio_digest_at(store, key)
+            if found.source_md5 is None and recorded is None:
+                raise AssemblyAIFinalError(
+                    f"Transcript {transcript_id} was not deleted: {where} (archive_uri) carries no MD5 of "
+                    "AssemblyAI's file (its ETag was a multipart or KMS ETag, or none) and no digest is "
+                    f"recorded beside it ({sidecar} is missing: the attempt that archived it was stopped "
+                    "before writing it), so nothing shows that its bytes are the redacted audio. Run the "
+                    "transfer task again (it records the digest of the audio already there), or archive "
+                    "with archive_record=True and pass the manifest URI it returns, or set archive_uri=None "
+                    "to delete unchecked."
+                )
+            digest = store.digest(key)
         except ClientError as exc:
             raise explain_s3_error(exc, bucket=bucket, key=key, write_permissions="") from None
-        if digest.md5 != found.source_md5:
+        if found.source_md5 is not None and digest.md5 != found.source_md5:
             raise AssemblyAIFinalError(
                 f"Transcript {transcript_id} was not deleted: the MD5 of the archived bytes at {where} "
                 f"(archive_uri) is {digest.md5}, not the MD5 of AssemblyAI's file recorded when it was "
                 f"archived ({found.source_md5}): the archive was changed or damaged. Archive it again "
                 "with replace=True."
             )
+        if recorded is not None and (recorded.transcript_id, recorded.size, recorded.sha256) != (
+            transcript_id,
+            digest.size,
+            digest.sha256,
+        ):
+            raise AssemblyAIFinalError(
+                f"Transcript {transcript_id} was not deleted: the SHA-256 of the archived bytes at {where} "
+                f"(archive_uri) is {digest.sha256} ({digest.size} bytes), not the one recorded beside it "
+                f"when it was archived ({sidecar}: {recorded.sha256}, {recorded.size} bytes of transcript "
+                f"{recorded.transcript_id}): the archive was changed or damaged. Archive it again with "
+                "replace=True."
+            )
         self.log.info(
-            "%s holds the audio of transcript %s (%d bytes, MD5 %s as AssemblyAI's file).",
+            "%s holds the audio of transcript %s (%d bytes, %s).",
             where,
             transcript_id,
             digest.size,
-            digest.md5,
+            " and ".join(
+                shown
+                for shown in (
+                    f"MD5 {digest.md5} as AssemblyAI's file" if found.source_md5 else "",
+                    f"SHA-256 {digest.sha256} as recorded at {sidecar}" if recorded else "",
+                )
+                if shown
+            ),
         )
 
     def _check_record_elsewhere(self, transcript_id: str, uri: str) -> None:

@@ -53,6 +53,8 @@ class ArchivedAudio:
     sha256: str | None = None
     #: The source's MD5 the bytes were verified against, when the source's ETag was one.
     source_md5: str | None = None
+    #: The number of bytes written, when this attempt wrote them.
+    size: int | None = None
 
 
 @dataclass

@@ -45,7 +45,12 @@ from airflow_assemblyai.transfers.object_storage import (
 from airflow_assemblyai.transfers.record import AudioDigest, DigestingReader, RecordKeys
 from airflow_assemblyai.transfers.record_archive import ArchivedAudio, RecordArchiver
 from airflow_assemblyai.transfers.s3_upload import GuardedUpload, explain_s3_error, s3_error_code
-from airflow_assemblyai.transfers.stores import RecordStore, S3RecordStore
+from airflow_assemblyai.transfers.stores import (
+    RecordStore,
+    S3RecordStore,
+    read_audio_digest_at,
+    record_audio_digest,
+)
 from airflow_assemblyai.transfers.stream import ResumableDownload
 
 if TYPE_CHECKING:
@@ -250,7 +255,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
                 manifest_uri = self._archive_record(transcript_id, bucket, key)
                 self._add_to_asset_aliases(context, uri, manifest_uri)
                 return manifest_uri
-            self._archive(transcript_id, bucket, key)
+            self._record_digest(transcript_id, bucket, key, self._archive(transcript_id, bucket, key))
         except ClientError as exc:
             raise explain_s3_error(
                 exc, bucket=bucket, key=key, write_permissions=self._write_permissions()
@@ -328,6 +333,42 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
             chars_per_caption=self.chars_per_caption,
             extra_fields=self.include_transcript_fields,
         )
+
+    def _record_digest(self, transcript_id: str, bucket: str, key: str, audio: ArchivedAudio) -> None:
+        """Record the audio's SHA-256 beside it (``x.wav.digest.json``): what the purge compares when the
+        source's ETag was no MD5.
+
+        A copy records what it hashed while streaming. An audio already there (an attempt stopped
+        between the two writes) is read back, streamed, checked against the verified MD5 recorded on
+        it when there is one, and its digest recorded.
+        """
+        store = S3RecordStore(client=self.s3_hook.get_conn(), bucket=bucket, extra_args=self._s3_options())
+        if audio.wrote and audio.sha256 and audio.size is not None:
+            recorded = AudioDigest(transcript_id, audio.size, audio.sha256, audio.source_md5)
+        else:
+            found = store.find(key)
+            if found is None:
+                raise AssemblyAITransientError(
+                    f"s3://{bucket}/{key} vanished before its digest was recorded; retry the task."
+                )
+            there = read_audio_digest_at(store, key)
+            if there is not None and (there.transcript_id, there.size) == (transcript_id, found.size):
+                return
+            digest = store.digest(key)
+            if found.source_md5 is not None and digest.md5 != found.source_md5:
+                raise AssemblyAIFinalError(
+                    f"s3://{bucket}/{key} does not hold the bytes archived from transcript {transcript_id} "
+                    "(their MD5 differs from the source's recorded on it); it was left untouched. Archive it "
+                    "again with replace=True while the transcript is still at AssemblyAI."
+                )
+            self.log.info(
+                "s3://%s/%s has no digest recorded beside it (an attempt stopped before writing it); "
+                "recording the one of its bytes, read back.",
+                bucket,
+                key,
+            )
+            recorded = AudioDigest(transcript_id, digest.size, digest.sha256, found.source_md5)
+        record_audio_digest(store, key, recorded, replace=self.replace)
 
     def _archive(self, transcript_id: str, bucket: str, key: str) -> ArchivedAudio:
         """Copy unless the key holds this transcript's audio (``wrote`` False then); settle races with
@@ -477,7 +518,7 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         if digest is None:
             raise AssemblyAIFinalError(f"The copy of {stream.description} ended before its last byte.")
         verified = stream.etag if stream.etag_is_md5 and digest.md5 == stream.etag else None
-        return ArchivedAudio(wrote=True, sha256=digest.sha256, source_md5=verified)
+        return ArchivedAudio(wrote=True, sha256=digest.sha256, source_md5=verified, size=digest.size)
 
     def _archive_to_path(self, transcript_id: str, path: ObjectStoragePath) -> ArchivedAudio:
         """Copy unless ``path`` holds this transcript's audio (``wrote`` False then); refuse other files."""

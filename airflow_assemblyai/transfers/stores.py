@@ -19,17 +19,37 @@ from airflow_assemblyai.transfers.archive import (
     META_TRANSCRIPT_ID,
     archive_uri,
 )
-from airflow_assemblyai.transfers.record import MANIFEST_MAX_BYTES, Digest, Digesting, md5_or_none, sha256_hex
+from airflow_assemblyai.transfers.record import (
+    AUDIO_DIGEST_SUFFIX,
+    MANIFEST_MAX_BYTES,
+    AudioDigest,
+    Digest,
+    Digesting,
+    md5_or_none,
+    sha256_hex,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
 log = logging.getLogger(__name__)
 
-__all__ = ["META_RECORD_ROLE", "META_SHA256", "RecordStore", "S3RecordStore", "StoredFile"]
+__all__ = [
+    "DIGEST_ROLE",
+    "META_RECORD_ROLE",
+    "META_SHA256",
+    "RecordStore",
+    "S3RecordStore",
+    "StoredFile",
+    "read_audio_digest_at",
+    "record_audio_digest",
+]
 
 #: Metadata holding the SHA-256 of a small record file's bytes (the role is :data:`META_RECORD_ROLE`).
 META_SHA256 = "assemblyai-sha256"
+#: The role (:data:`META_RECORD_ROLE`) of the file recording an audio's digest beside it, so it is
+#: never taken for the audio.
+DIGEST_ROLE = "digest"
 #: Bytes read per step when a stored file is hashed.
 _DIGEST_CHUNK = 8 * 1024 * 1024
 
@@ -166,6 +186,48 @@ class S3RecordStore:
         finally:
             body.close()
         return digesting.digest()
+
+
+def audio_digest_key(audio_key: str) -> str:
+    """Return the key of the digest recorded beside ``audio_key``: ``x.wav`` gives ``x.wav.digest.json``."""
+    return audio_key + AUDIO_DIGEST_SUFFIX
+
+
+def read_audio_digest_at(store: RecordStore, audio_key: str) -> AudioDigest | None:
+    """Return the digest recorded beside ``audio_key``; None when there is none (or not one we wrote)."""
+    key = audio_digest_key(audio_key)
+    found = store.find(key)
+    if found is None or found.size > MANIFEST_MAX_BYTES:
+        return None
+    return AudioDigest.parse(store.read(key, limit=MANIFEST_MAX_BYTES))
+
+
+def record_audio_digest(store: RecordStore, audio_key: str, recorded: AudioDigest, *, replace: bool) -> bool:
+    """Write ``recorded`` beside ``audio_key`` (create-only unless ``replace``); False when already there.
+
+    The same format as outside S3 (``x.wav.digest.json``); on S3 it carries the transcript id and the
+    role ``digest``.
+
+    :raises AssemblyAIFinalError: the key holds something else (another digest, a foreign file).
+    """
+    key = audio_digest_key(audio_key)
+    metadata = {META_TRANSCRIPT_ID: recorded.transcript_id, META_RECORD_ROLE: DIGEST_ROLE}
+    data = recorded.encode()
+    if store.put(key, data, content_type="application/json", metadata=metadata, create_only=not replace):
+        log.info("Recorded the SHA-256 of %s beside it, at %s.", store.uri(audio_key), store.uri(key))
+        return True
+    there = read_audio_digest_at(store, audio_key)
+    if there is not None and (there.transcript_id, there.size, there.sha256) == (
+        recorded.transcript_id,
+        recorded.size,
+        recorded.sha256,
+    ):
+        return False
+    raise AssemblyAIFinalError(
+        f"{store.uri(key)} already exists and does not record the bytes at {store.uri(audio_key)} (the "
+        f"redacted audio of transcript {recorded.transcript_id}); it was left untouched. Delete it (the "
+        "transfer records the digest again) or set replace=True."
+    )
 
 
 def object_storage_uri(path: ObjectStoragePath) -> str:

@@ -20,6 +20,8 @@ from airflow_assemblyai.testing.emulator import Emulator, Faults
 from tests.integration.dags import load_dag_module
 
 GROUP_TASKS = ("transcribe", "wait", "archive", "delete")
+#: The digest the transfer records beside each archived audio (``x.mp3.digest.json``).
+DIGEST_SUFFIX = ".digest.json"
 
 
 def load_batch_dag() -> Any:
@@ -70,10 +72,22 @@ def audio_objects(stored: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
     return {k: v for k, v in stored.items() if k.endswith(".redacted.mp3")}
 
 
-def objects(moto_server: str, bucket: str) -> dict[str, dict[str, Any]]:
+def all_keys(moto_server: str, bucket: str) -> set[str]:
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+
+
+def objects(moto_server: str, bucket: str) -> dict[str, dict[str, Any]]:
+    """Return the stored objects, the digest recorded beside each archived audio left aside
+    (:func:`digest_files` lists those)."""
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    keys = sorted(k for k in all_keys(moto_server, bucket) if not k.endswith(DIGEST_SUFFIX))
     return {key: s3.head_object(Bucket=bucket, Key=key) for key in keys}
+
+
+def digest_files(moto_server: str, bucket: str) -> set[str]:
+    """Return the keys of the digests the transfer recorded beside the archived audio."""
+    return {k for k in all_keys(moto_server, bucket) if k.endswith(DIGEST_SUFFIX)}
 
 
 def summary_of(dag_run: Any) -> dict[str, Any]:
@@ -120,6 +134,7 @@ def test_one_bad_recording_fails_alone_the_others_are_archived_and_purged(
         assert head["ContentLength"] == len(emulator.redacted_audio(transcript_id))
         assert emulator.deleted(transcript_id)
     assert {archive_key(p) for p in paths if p != bad_path} == set(stored)
+    assert digest_files(moto_server, batch["bucket"]) == {k + DIGEST_SUFFIX for k in stored}
 
     summary = summary_of(dag_run)
     assert summary["archived"] == 3
@@ -154,7 +169,10 @@ def archive_by_hand(batch: dict[str, Any], emulator: Emulator, path: Path) -> st
     """Archive a completed transcript of ``path`` at its key, as a run whose delete failed left it."""
     from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
 
-    transcript_id = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
+    # A multipart ETag: no MD5 of the source, so the purge compares the SHA-256 recorded beside it.
+    transcript_id = emulator.add_transcript(
+        params={"redact_pii": True, "redact_pii_audio": True}, faults=Faults(etag_style="multipart")
+    )
     key = archive_key(path, Path(batch["source"]))
     AssemblyAIRedactedAudioToS3Operator(
         task_id="archive", transcript_id=transcript_id, s3_bucket=batch["bucket"], s3_key=key
@@ -181,6 +199,8 @@ def test_a_rerun_submits_nothing_archived_and_purges_a_transcript_left_behind(
     assert emulator.deleted(left_behind)
     stored = objects(moto_server, batch["bucket"])
     assert set(stored) == {archive_key(p) for p in paths}  # every marker is gone once purged
+    # The digests beside the archives are neither recordings to archive nor markers to purge.
+    assert digest_files(moto_server, batch["bucket"]) == {archive_key(p) + DIGEST_SUFFIX for p in paths}
     assert summary_of(first) | {"failed_recordings": [], "not_purged": []} == {
         "recordings": 3,
         "archived": 2,

@@ -131,15 +131,56 @@ def test_delete_compares_the_audios_digest_not_its_size_or_metadata(
     assert not emulator.deleted(tid)
 
 
-def test_delete_fails_closed_when_the_audio_has_no_digest_to_show(emulator: Emulator, s3_bucket: str) -> None:
+def test_delete_fails_closed_when_the_audio_has_no_digest_to_show(
+    emulator: Emulator, s3_bucket: str, moto_server: str
+) -> None:
     tid = emulator.add_transcript(params=WAV, faults=Faults(etag_style="multipart"))
     uri = archive_audio(tid, f"s3://{s3_bucket}/a.wav")
+    # No MD5 of the source (a multipart ETag), and no digest recorded beside the audio either.
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3.delete_object(Bucket=s3_bucket, Key="a.wav.digest.json")
 
     with pytest.raises(AssemblyAIFinalError, match="archive_record=True") as caught:
         delete_after_archive(tid, uri).execute({})  # type: ignore[arg-type]
 
     assert "no MD5" in str(caught.value)
+    assert "a.wav.digest.json" in str(caught.value)  # where the digest was looked for
+    assert "Run the transfer task again" in str(caught.value)  # the fix
     assert not emulator.deleted(tid)
+
+
+@pytest.mark.parametrize("etag_style", ["multipart", "none"])
+def test_delete_goes_ahead_on_the_sha256_recorded_beside_the_audio_whatever_the_source_etag(
+    emulator: Emulator, s3_bucket: str, etag_style: str
+) -> None:
+    tid = emulator.add_transcript(params=WAV, faults=Faults(etag_style=etag_style))
+    uri = archive_audio(tid, f"s3://{s3_bucket}/a.wav")
+
+    delete_after_archive(tid, uri).execute({})  # type: ignore[arg-type]
+
+    assert emulator.deleted(tid)
+
+
+def test_delete_refuses_other_bytes_of_the_same_length_by_the_recorded_sha256(
+    emulator: Emulator, s3_bucket: str, moto_server: str
+) -> None:
+    tid = emulator.add_transcript(params=WAV, faults=Faults(etag_style="multipart"))
+    uri = archive_audio(tid, f"s3://{s3_bucket}/a.wav")
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    archived = s3.get_object(Bucket=s3_bucket, Key="a.wav")
+    original = archived["Body"].read()
+    # Same length, same metadata (transcript id, recorded length), other bytes; the digest file stays.
+    s3.put_object(
+        Bucket=s3_bucket, Key="a.wav", Body=original[:-4] + b"\xff" * 4, Metadata=archived["Metadata"]
+    )
+
+    with pytest.raises(AssemblyAIFinalError, match="SHA-256 of the archived bytes") as caught:
+        delete_after_archive(tid, uri).execute({})  # type: ignore[arg-type]
+
+    assert "was not deleted" in str(caught.value)
+    assert "a.wav.digest.json" in str(caught.value)
+    assert not emulator.deleted(tid)
+    assert not [r for r in emulator.requests if r.method == "DELETE"]
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Callable
@@ -339,6 +340,76 @@ def test_rerun_finds_its_own_object_even_after_the_source_is_gone(
 
     assert len(emu.requests) == seen  # not even an API call
     assert s3.head_object(Bucket=s3_bucket, Key="a.wav")["LastModified"] == first["LastModified"]
+
+
+def recorded_digest(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+    """Return the digest the transfer recorded beside the audio at ``key``."""
+    return cast(
+        "dict[str, Any]", json.loads(s3.get_object(Bucket=bucket, Key=key + ".digest.json")["Body"].read())
+    )
+
+
+@pytest.mark.parametrize("etag_style", ["md5", "multipart", "none"])
+def test_the_sha256_of_the_audio_is_recorded_beside_it_whatever_the_source_etag(
+    emu: Emulator, s3_bucket: str, s3: Any, etag_style: str
+) -> None:
+    tid = emu.add_transcript(params=WAV, faults=Faults(etag_style=etag_style))
+
+    run(transfer(transcript_id=tid, s3_bucket=s3_bucket, s3_key="a.wav"))
+
+    audio = emu.redacted_audio(tid)
+    recorded = recorded_digest(s3, s3_bucket, "a.wav")
+    assert recorded["transcript_id"] == tid
+    assert recorded["size"] == len(audio)
+    assert recorded["sha256"] == hashlib.sha256(audio).hexdigest()
+    assert recorded.get("source_md5") == (hashlib.md5(audio).hexdigest() if etag_style == "md5" else None)
+    head = s3.head_object(Bucket=s3_bucket, Key="a.wav.digest.json")
+    assert head["Metadata"]["assemblyai-transcript-id"] == tid
+    assert head["Metadata"]["assemblyai-record-role"] == "digest"  # never taken for the audio
+
+
+def test_a_rerun_records_the_digest_an_attempt_killed_after_the_audio_landed_did_not(
+    emu: Emulator, s3_bucket: str, s3: Any
+) -> None:
+    tid = emu.add_transcript(params=WAV, faults=Faults(etag_style="multipart"))
+    killed = transfer(transcript_id=tid, s3_bucket=s3_bucket, s3_key="a.wav")
+
+    def die(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key", "").endswith(".digest.json"):
+            raise KeyboardInterrupt  # the worker stops between the two writes
+
+    killed.s3_hook.get_conn().meta.events.register("before-parameter-build.s3.PutObject", die)
+    with pytest.raises(KeyboardInterrupt):
+        run(killed)
+    assert object_exists(s3, s3_bucket, "a.wav")
+    assert not object_exists(s3, s3_bucket, "a.wav.digest.json")
+    fetched = len(downloads(emu))
+
+    assert run(transfer(transcript_id=tid, s3_bucket=s3_bucket, s3_key="a.wav")) == f"s3://{s3_bucket}/a.wav"
+
+    assert len(downloads(emu)) == fetched  # read back from S3, not downloaded again
+    recorded = recorded_digest(s3, s3_bucket, "a.wav")
+    assert recorded["sha256"] == hashlib.sha256(emu.redacted_audio(tid)).hexdigest()
+    assert (recorded["transcript_id"], recorded["size"]) == (tid, len(emu.redacted_audio(tid)))
+
+
+def test_a_digest_file_that_records_other_bytes_fails_and_stays_untouched(
+    emu: Emulator, s3_bucket: str, s3: Any
+) -> None:
+    tid = emu.add_transcript(params=WAV, faults=Faults(etag_style="multipart"))
+    foreign = b'{"schema": "airflow-assemblyai/audio-digest/1", "sha256": "' + b"0" * 64 + b'"}'
+    s3.put_object(Bucket=s3_bucket, Key="a.wav.digest.json", Body=foreign)
+
+    with pytest.raises(AssemblyAIFinalError, match="replace=True") as caught:
+        run(transfer(transcript_id=tid, s3_bucket=s3_bucket, s3_key="a.wav"))
+
+    assert "a.wav.digest.json" in str(caught.value)
+    assert s3.get_object(Bucket=s3_bucket, Key="a.wav.digest.json")["Body"].read() == foreign
+    run(transfer(transcript_id=tid, s3_bucket=s3_bucket, s3_key="a.wav", replace=True))
+    assert (
+        recorded_digest(s3, s3_bucket, "a.wav")["sha256"]
+        == hashlib.sha256(emu.redacted_audio(tid)).hexdigest()
+    )
 
 
 @pytest.mark.parametrize(
@@ -680,7 +751,7 @@ def test_the_object_lands_at_exactly_the_key_given(
     returned = run(transfer(transcript_id=tid, **where))
 
     assert returned == f"s3://{s3_bucket}/{uri}"
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]] == [key]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]] == [key, f"{key}.digest.json"]
 
 
 def test_the_asset_event_carries_the_encoded_uri(
@@ -739,11 +810,19 @@ def test_once_the_file_is_gone_the_error_says_so(emu: Emulator, s3_bucket: str, 
 # -- replace=False holds under concurrency --------------------------------------------------------------
 
 
+def is_audio_request(url: str) -> bool:
+    """Return True when an S3 request's URL is not the one of the digest recorded beside the audio."""
+    return not url.partition("?")[0].endswith(".digest.json")
+
+
 def record_s3_headers(operator: AssemblyAIRedactedAudioToS3Operator) -> list[tuple[str, dict[str, str]]]:
-    """Record ``(operation, request headers)`` of every S3 request the operator's client sends."""
+    """Record ``(operation, request headers)`` of every S3 request the operator's client sends about
+    the audio (the digest recorded beside it is left aside)."""
     sent: list[tuple[str, dict[str, str]]] = []
 
     def record(request: Any, event_name: str, **_: Any) -> None:
+        if not is_audio_request(request.url):
+            return
         headers = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
         sent.append((event_name.rsplit(".", 1)[-1], headers))
 
@@ -815,12 +894,16 @@ def race(
 
     for index, operator in enumerate(operators):
 
-        def hold(index: int = index, **_: Any) -> None:
+        def hold(params: dict[str, Any], index: int = index, **_: Any) -> None:
+            if not is_audio_request(params.get("url", "")):
+                return  # the digest recorded after the audio
             ready.wait()  # both hold their whole audio before either completes
             if index == 1:
                 first_completed.wait(60)
 
         def completed(http_response: Any, index: int = index, **_: Any) -> None:
+            if not is_audio_request(http_response.url):
+                return
             statuses[index] = http_response.status_code
             if index == 0:
                 first_completed.set()
