@@ -833,11 +833,13 @@ class AssemblyAIRedactedAudioToS3Operator(BaseOperator):
         return OperatorLineage(inputs=[source], outputs=[target])
 
     def _lineage_namespace(self) -> str:
+        """Return the API's scheme, host and port: never a user or password written into the Host."""
         try:
             parts = urlsplit(self.hook.base_url)
+            port = f":{parts.port}" if parts.port else ""
         except Exception:
             return "https://api.assemblyai.com"
-        return f"{parts.scheme}://{parts.netloc}"
+        return f"{parts.scheme}://{parts.hostname or ''}{port}"
 
 
 def _client_error_code(exc: BaseException) -> tuple[str, int]:

@@ -534,6 +534,24 @@ def test_lineage_names_the_transcript_and_the_object_without_any_url(emu: Emulat
     assert "/_files/" not in repr(lineage)
 
 
+def test_lineage_never_carries_credentials_written_into_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_assemblyai.testing.loopback import assemblyai_connection_env
+
+    env = assemblyai_connection_env(
+        api_key="k", base_url="https://proxy-user:proxy-secret@api.example.test:8443", conn_id="aai_creds"
+    )
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    operator = transfer(transcript_id="t-1", s3_bucket="b-1", s3_key="a.wav", assemblyai_conn_id="aai_creds")
+
+    [source] = operator.get_openlineage_facets_on_complete(None).inputs
+
+    assert source.namespace == "https://api.example.test:8443"
+    assert "proxy-secret" not in repr(source)
+
+
 # -- in a real DAG run -----------------------------------------------------------------------------------
 
 
