@@ -70,8 +70,8 @@ def aws_connection_env(
 
 #: What a missing local S3 says: the extra that brings it.
 MOTO_MISSING = (
-    "The local S3 needs moto's server, which is not installed{where}: install the provider's testing-s3 "
-    'extra, pip install "airflow-provider-assemblyai[testing,testing-s3]".'
+    "The local S3 needs moto's server, which is not installed{where}: install the provider with its "
+    'testing-s3 extra (from a checkout of it: python -m pip install ".[testing,testing-s3]").'
 )
 
 
