@@ -13,7 +13,8 @@ Fixtures (each test gets its own emulator, so no state leaks between tests):
     Its base URL, ``http://127.0.0.1:PORT``.
 ``assemblyai_connection``
     Sets ``AIRFLOW_CONN_ASSEMBLYAI_DEFAULT`` to the emulator for the test (with a short retry budget,
-    so a failing call fails fast) and returns the emulator.
+    so a failing call fails fast), lifts the shared poller's 5 s floor on poll intervals (so a
+    deferred wait at ``poke_interval=0.1`` polls at 0.1 s) and returns the emulator.
 
 Override ``assemblyai_emulator_options`` to change the emulator's API key or processing time.
 """
@@ -55,10 +56,11 @@ def assemblyai_base_url(assemblyai_emulator: Emulator) -> str:
 
 @pytest.fixture
 def assemblyai_connection(assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
-    """Point the ``assemblyai_default`` connection at the emulator for one test; return the emulator."""
+    """Point ``assemblyai_default`` at the emulator for one test, poll at any interval; return it."""
     env = assemblyai_connection_env(
         api_key=assemblyai_emulator.api_key, base_url=assemblyai_emulator.base_url, **FAST_RETRIES
     )
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setattr("airflow_assemblyai.triggers.poller.MIN_POLL_INTERVAL", 0.0)
     return assemblyai_emulator
