@@ -22,8 +22,9 @@ interval goes below :data:`MIN_POLL_INTERVAL`.
 The verdicts come from :mod:`airflow_assemblyai.redaction`, the table the sensor uses. A 429's
 ``Retry-After`` closes a gate on the poller's client, so every request of the account (and thus
 every wait) pauses together, for no longer than the connection's ``retry_wait_max`` (the cap the
-hook applies). A refused key (401/403) fails the waits only when ``max_attempts`` cycles in a row
-were refused. Waits are reference-counted: a cancelled or timed-out wait only drops its own
+hook applies). A refusal (401/403) is final only when it repeats: a refused list request fails
+every wait after ``max_attempts`` cycles in a row were refused, a refused per-transcript request
+fails its wait after ``max_attempts`` refusals in a row. Waits are reference-counted: a cancelled or timed-out wait only drops its own
 registration, the poller's requests run in its own task (a cancelled trigger never cancels one),
 and the task stops when nobody waits any more.
 
@@ -115,6 +116,8 @@ class _Watch:
     #: Monotonic start of the cycle that last asked about it (at first its registration: the
     #: sensor polled just before deferring).
     last_asked: float = 0.0
+    #: Per-transcript requests about it refused (401/403) in a row.
+    refusals: int = 0
 
     @property
     def pending(self) -> bool:
@@ -147,9 +150,8 @@ class SharedPoller:
         #: The connection's retry settings, read when the client is built.
         self._retry_wait_max = float("inf")
         self._max_attempts = 1
-        #: Cycles in a row whose requests were refused (401/403), and the latest refusal.
-        self._refusals = 0
-        self._refused: AssemblyAIAuthError | None = None
+        #: Cycles in a row whose list request was refused (401/403).
+        self._list_refusals = 0
         #: Cycles run, for logs and tests.
         self.cycles = 0
 
@@ -269,7 +271,6 @@ class SharedPoller:
     async def _cycle(self, started: float) -> None:
         """Run one cycle: the list, then the per-transcript requests due; ``started`` is monotonic."""
         self.cycles += 1
-        self._refused = None
         # Measure "not shown for N intervals" from the cycle's start: a slow scan on a loaded
         # triggerer must not make every transcript it just listed look unseen.
         now = time.time()
@@ -280,13 +281,25 @@ class SharedPoller:
             for watch in list(self._watches.values()):
                 _resolve(watch, exc)
             return
-        except AssemblyAIAuthError as exc:  # maybe a blip: every request of the cycle would fail too
-            self._refused = exc
+        except AssemblyAIAuthError as exc:  # maybe a blip: the cycle's other requests would fail too
+            self._list_refusals += 1
+            if self._list_refusals >= self._max_attempts:
+                for watch in list(self._watches.values()):
+                    _resolve(watch, exc)
+            else:
+                log.warning(
+                    "AssemblyAI refused the list request (%d of %d cycles in a row before every wait "
+                    "fails); asking again next interval: %s",
+                    self._list_refusals,
+                    self._max_attempts,
+                    exc,
+                )
+            return
         except AssemblyAIError as exc:
             log.warning("Listing transcripts failed; waits not seen are checked directly: %s", exc)
-        if self._refused is None:
-            await self._check_due(now, started)
-        self._count_refusal()
+        else:
+            self._list_refusals = 0
+        await self._check_due(now, started)
 
     async def _check_due(self, now: float, started: float) -> None:
         """Settle listed errors; ask about each transcript due, at most once per its interval."""
@@ -315,24 +328,6 @@ class SharedPoller:
                 await self._check(watch)
 
         await asyncio.gather(*(check(w) for w in due))
-
-    def _count_refusal(self) -> None:
-        """Fail every wait once ``max_attempts`` cycles in a row were refused; else note the refusal."""
-        refused = self._refused
-        if refused is None:
-            self._refusals = 0
-            return
-        self._refusals += 1
-        if self._refusals < self._max_attempts:
-            log.warning(
-                "AssemblyAI refused the key (cycle %d of %d in a row); asking again next interval: %s",
-                self._refusals,
-                self._max_attempts,
-                refused,
-            )
-            return
-        for watch in list(self._watches.values()):
-            _resolve(watch, refused)
 
     async def _scan_list(self) -> None:
         """Read pages newest first until every listed waited transcript is seen; note each row."""
@@ -371,17 +366,28 @@ class SharedPoller:
                 # direct check): the transcript itself says whether to ask for the audio.
                 transcript = await self._hook.aget_transcript(tid)
                 watch.last_known = time.time()
+                watch.refusals = 0
                 if judge_transcript(tid, transcript) is not None:
                     return  # still queued or processing (an older list row, or a direct check)
                 watch.audio_format = audio_format_of(transcript)
                 watch.listed_status = "completed"
             ready = await self._hook.ais_redacted_audio_ready(tid)
             watch.last_known = time.time()
+            watch.refusals = 0
         except AssemblyAITransientError as exc:
             log.warning("Transcript %s: transient fault, still waiting: %s", tid, exc)
             return
-        except AssemblyAIAuthError as exc:  # counted for the account, like a refused list
-            self._refused = exc
+        except AssemblyAIAuthError as exc:  # maybe a blip, as for the list: asked again next time
+            watch.refusals += 1
+            if watch.refusals >= self._max_attempts:
+                _resolve(watch, exc)
+            else:
+                log.warning(
+                    "Transcript %s: refused (%d of %d in a row), still waiting",
+                    tid,
+                    watch.refusals,
+                    self._max_attempts,
+                )
             return
         except AssemblyAIError as exc:
             _resolve(watch, exc)

@@ -393,3 +393,34 @@ async def test_a_short_wait_joining_a_long_one_is_not_delayed_and_its_leaving_sl
     assert emulator.count(path_prefix="/v2/") == sent
     slow_wait.cancel()
     await asyncio.gather(slow_wait, return_exceptions=True)
+
+
+async def test_a_key_revoked_while_only_direct_checks_run_still_fails_the_wait(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cycles that send nothing (between direct checks) neither count a refusal nor forgive one."""
+    monkeypatch.setattr(poller_module, "MAX_LIST_PAGES", 1)  # a cycle reads the newest 200 rows
+    old = emulator.add_transcript(status="processing", params=REDACT)
+    for _ in range(200):
+        emulator.add_transcript(status="processing", params=REDACT)
+    trigger = trigger_for(old)
+    trigger.end_time = time.time() + 20
+    wait = start(events_of(trigger))
+    poller = await the_poller()
+    await until(lambda: poller._watches[old].unlisted, "a full scan misses the old transcript")
+    emulator.api_key = "rotated-key"  # every request of the account is refused from now on
+    events = await wait
+    assert (events[0]["status"], events[0]["error_type"]) == ("error", "AssemblyAIAuthError")
+    assert [r.path for r in emulator.requests if r.status == 401] == [f"/v2/transcript/{old}"] * 2
+
+
+async def test_one_refused_request_about_a_transcript_fails_nobody(emulator: Emulator) -> None:
+    tid = emulator.add_transcript(status="processing", params=REDACT, faults=Faults(api_errors=[403]))
+    wait = start(events_of(trigger_for(tid)))
+    await the_poller()
+    emulator.finish(tid)
+    events = await wait
+    assert [e["status"] for e in events] == ["success"]
+    assert [(r.path, r.status) for r in emulator.requests if r.status == 403] == [
+        (f"/v2/transcript/{tid}", 403)
+    ]
