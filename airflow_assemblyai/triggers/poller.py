@@ -24,9 +24,9 @@ The verdicts come from :mod:`airflow_assemblyai.redaction`, the table the sensor
 every wait) pauses together, for no longer than the connection's ``retry_wait_max`` (the cap the
 hook applies). A refusal (401/403) is final only when it repeats: a refused list request fails
 every wait after ``max_attempts`` cycles in a row were refused, a refused per-transcript request
-fails its wait after ``max_attempts`` refusals in a row. Waits are reference-counted: a cancelled or timed-out wait only drops its own
-registration, the poller's requests run in its own task (a cancelled trigger never cancels one),
-and the task stops when nobody waits any more.
+fails its wait after ``max_attempts`` refusals in a row. Waits are reference-counted: a cancelled
+or timed-out wait only drops its own registration, the poller's requests run in its own task (a
+cancelled trigger never cancels one), and the task stops when nobody waits any more.
 
 An account is the base URL plus a SHA-256 of the API key, never the connection id alone (two
 connections with one key share a rate limit) and never the key itself. The first connection that
@@ -113,9 +113,9 @@ class _Watch:
     unlisted: bool = False
     #: Known from a wait's sensor or from the one read of the transcript once it completed.
     audio_format: AudioFormat | None = None
-    #: Monotonic start of the cycle that last asked about it (at first its registration: the
-    #: sensor polled just before deferring).
-    last_asked: float = 0.0
+    #: Monotonic start of the cycle that last asked about it. None yet at first: the list decides
+    #: when, and the trigger holds its event until one interval after it started anyway.
+    last_asked: float = float("-inf")
     #: Per-transcript requests about it refused (401/403) in a row.
     refusals: int = 0
 
@@ -168,9 +168,7 @@ class SharedPoller:
         watch = self._watches.get(transcript_id)
         if watch is None:
             loop = asyncio.get_running_loop()
-            watch = _Watch(
-                transcript_id, poll_interval, loop.create_future(), last_known=time.time(), last_asked=now
-            )
+            watch = _Watch(transcript_id, poll_interval, loop.create_future(), last_known=time.time())
             self._watches[transcript_id] = watch
         else:
             watch.waiters += 1
