@@ -22,7 +22,9 @@ Fixtures (each test gets its own emulator, so no state leaks between tests):
     Its base URL, ``http://127.0.0.1:PORT``.
 ``assemblyai_connection``
     Sets ``AIRFLOW_CONN_ASSEMBLYAI_DEFAULT`` to the emulator for the test (with a short retry budget,
-    so a failing call fails fast) and returns the emulator.
+    so a failing call fails fast), lifts the shared poller's 5 s floor on poll intervals (so a
+    deferred wait at ``poke_interval=0.1`` polls at 0.1 s) and returns the emulator;
+    ``assemblyai_offline.connect`` does the same for any connection id.
 ``airflow_metadata_db``
     Creates the Airflow metadata DB once per session; returns ``AIRFLOW_HOME``.
 ``local_s3_endpoint``
@@ -101,6 +103,7 @@ def assemblyai_base_url(assemblyai_emulator: Emulator) -> str:
 def assemblyai_connection(assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     """Point the ``assemblyai_default`` connection at the emulator for one test; return the emulator."""
     _set_env(monkeypatch, _emulator_connection_env(assemblyai_emulator, "assemblyai_default"))
+    _lift_poll_floor(monkeypatch)
     return assemblyai_emulator
 
 
@@ -154,6 +157,7 @@ class OfflineServices:
         :param buckets: buckets to create in the local S3 (starts it too).
         """
         _set_env(self.monkeypatch, _emulator_connection_env(self.emulator, assemblyai_conn_id))
+        _lift_poll_floor(self.monkeypatch)
         buckets = list(buckets)
         if aws_conn_id or buckets:
             endpoint = self.s3_endpoint_url
@@ -215,3 +219,8 @@ def _emulator_connection_env(emulator: Emulator, conn_id: str) -> dict[str, str]
 def _set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+
+
+def _lift_poll_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the shared poller poll the emulator at any interval (in production it never goes below 5 s)."""
+    monkeypatch.setattr("airflow_assemblyai.triggers.poller.MIN_POLL_INTERVAL", 0.0)

@@ -14,15 +14,23 @@ waited on) and spends per-transcript requests only where the list says something
 - not on any page scanned (older than the pages a cycle may read, or gone): checked directly
   with the per-transcript poll, every :data:`DIRECT_CHECK_EVERY` intervals.
 
+Pacing: the list runs at the shortest interval among the waits still pending (recomputed as
+they join and leave: a short wait joining wakes the poller, and once it leaves the list slows
+down again); each transcript is asked about no more often than its own wait's interval. No
+interval goes below :data:`MIN_POLL_INTERVAL`.
+
 The verdicts come from :mod:`airflow_assemblyai.redaction`, the table the sensor uses. A 429's
 ``Retry-After`` closes a gate on the poller's client, so every request of the account (and thus
-every wait) pauses together. Waits are reference-counted: a cancelled or timed-out wait only
-drops its own registration, the poller's requests run in its own task (a cancelled trigger never
-cancels one), and the task stops when nobody waits any more.
+every wait) pauses together, for no longer than the connection's ``retry_wait_max`` (the cap the
+hook applies). A refusal (401/403) is final only when it repeats: a refused list request fails
+every wait after ``max_attempts`` cycles in a row were refused, a refused per-transcript request
+fails its wait after ``max_attempts`` refusals in a row. Waits are reference-counted: a cancelled
+or timed-out wait only drops its own registration, the poller's requests run in its own task (a
+cancelled trigger never cancels one), and the task stops when nobody waits any more.
 
 An account is the base URL plus a SHA-256 of the API key, never the connection id alone (two
 connections with one key share a rate limit) and never the key itself. The first connection that
-registers supplies the retry budget.
+registers supplies the retry settings.
 """
 
 from __future__ import annotations
@@ -65,6 +73,13 @@ MAX_LIST_PAGES = 250
 DIRECT_CHECK_EVERY = 4
 #: Per-transcript requests a cycle keeps in flight at once.
 CHECK_CONCURRENCY = 8
+#: Shortest interval in seconds for the list and for any wait, whatever a wait asks for: one wait
+#: at 0.1 s would otherwise make the account list (and ask) ten times a second.
+MIN_POLL_INTERVAL = 5.0
+#: Intervals are jittered by this fraction either way.
+JITTER = 0.1
+#: Interval of the list while no wait is pending.
+IDLE_INTERVAL = 30.0
 
 #: What a wait ends with: the ready verdict, or the final error to report.
 Outcome = RedactionPoll | AssemblyAIError
@@ -73,7 +88,7 @@ AccountKey = tuple[str, str]
 
 def jittered(seconds: float) -> float:
     """Return ``seconds`` ± 10 %, so many waits or pollers started together do not poll in lockstep."""
-    return seconds * random.uniform(0.9, 1.1)
+    return seconds * random.uniform(1 - JITTER, 1 + JITTER)
 
 
 def account_key(settings: ConnectionSettings) -> AccountKey:
@@ -98,10 +113,24 @@ class _Watch:
     unlisted: bool = False
     #: Known from a wait's sensor or from the one read of the transcript once it completed.
     audio_format: AudioFormat | None = None
+    #: Monotonic start of the cycle that last asked about it. None yet at first: the list decides
+    #: when, and the trigger holds its event until one interval after it started anyway.
+    last_asked: float = float("-inf")
+    #: Per-transcript requests about it refused (401/403) in a row.
+    refusals: int = 0
 
     @property
     def pending(self) -> bool:
         return not self.future.done()
+
+    @property
+    def interval(self) -> float:
+        """Return its wait's poll interval, never below :data:`MIN_POLL_INTERVAL`."""
+        return max(self.poll_interval, MIN_POLL_INTERVAL)
+
+    def may_ask(self, now: float) -> bool:
+        """Return True when one interval (less its jitter) has passed since it was last asked about."""
+        return now - self.last_asked >= (1 - JITTER) * self.interval
 
 
 class SharedPoller:
@@ -115,6 +144,14 @@ class SharedPoller:
         self._paused_until = 0.0
         self._gated = False
         self._task: asyncio.Task[None] | None = None
+        #: Monotonic time of the next cycle, and the event that wakes the loop when it moves earlier.
+        self._next_cycle = 0.0
+        self._wake = asyncio.Event()
+        #: The connection's retry settings, read when the client is built.
+        self._retry_wait_max = float("inf")
+        self._max_attempts = 1
+        #: Cycles in a row whose list request was refused (401/403).
+        self._list_refusals = 0
         #: Cycles run, for logs and tests.
         self.cycles = 0
 
@@ -127,6 +164,7 @@ class SharedPoller:
 
         ``audio_format``, when the caller already knows it, spares the read of the transcript.
         """
+        now = time.monotonic()
         watch = self._watches.get(transcript_id)
         if watch is None:
             loop = asyncio.get_running_loop()
@@ -137,10 +175,17 @@ class SharedPoller:
             watch.poll_interval = min(watch.poll_interval, poll_interval)
         if audio_format is not None and watch.audio_format is None:
             watch.audio_format = audio_format
+        # The first list for this wait comes one of its intervals from now (the sensor just
+        # polled), sooner than the cycle already planned when its interval is shorter.
+        first = now + jittered(max(poll_interval, MIN_POLL_INTERVAL))
         if self._task is None or self._task.done():
+            self._next_cycle = first
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"assemblyai-shared-poller-{self.key[0]}"
             )
+        elif first < self._next_cycle:
+            self._next_cycle = first
+            self._wake.set()
         return watch.future
 
     def unregister(self, transcript_id: str) -> None:
@@ -161,23 +206,32 @@ class SharedPoller:
         """Return the wall-clock time until which a 429 paused every request of this account."""
         return self._paused_until
 
-    # -- the loop -------------------------------------------------------------------------------
+    @property
+    def list_interval(self) -> float:
+        """Return the seconds between list requests: the shortest interval of the pending waits."""
+        pending = [w.interval for w in self._watches.values() if w.pending]
+        return min(pending, default=max(IDLE_INTERVAL, MIN_POLL_INTERVAL))
 
-    def _interval(self) -> float:
-        return min((w.poll_interval for w in self._watches.values()), default=30.0)
+    # -- the loop -------------------------------------------------------------------------------
 
     async def _run(self) -> None:
         try:
-            # The first cycle waits one interval: each sensor polled just before deferring.
-            await asyncio.sleep(jittered(self._interval()))
             while self._watches:
+                # Sleep until the next cycle; a shorter wait joining moves it earlier and wakes us.
+                delay = self._next_cycle - time.monotonic()
+                if delay > 0:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), delay)
+                    continue
                 started = time.monotonic()
                 try:
-                    await self._cycle()
+                    await self._cycle(started)
                 except Exception:  # a surprise in one cycle must not end every wait of the account
                     log.exception("A shared poll cycle failed; trying again next interval")
-                # One interval from start to start: a long cycle must not stretch every wait's latency.
-                await asyncio.sleep(max(0.0, jittered(self._interval()) - (time.monotonic() - started)))
+                # One interval from start to start: a long cycle must not stretch every wait's
+                # latency. Read after the cycle, so waits that left no longer set the pace.
+                self._next_cycle = started + jittered(self.list_interval)
         finally:
             _forget(self)
             await self._hook.aclose()
@@ -187,6 +241,9 @@ class SharedPoller:
         if self._gated:
             return
         client = await self._hook.aget_conn()
+        settings = await self._hook.aget_settings()
+        self._retry_wait_max = settings.retry_wait_max
+        self._max_attempts = settings.max_attempts
         client.event_hooks = {
             "request": [*client.event_hooks["request"], self._wait_out_pause],
             "response": [*client.event_hooks["response"], self._note_retry_after],
@@ -204,10 +261,13 @@ class SharedPoller:
             return
         seconds = _retry_after_seconds(response.headers.get("Retry-After"))
         if seconds:
+            # The hook's cap: a Retry-After of an hour must not hold every wait of the account.
+            seconds = min(seconds, self._retry_wait_max)
             self._paused_until = max(self._paused_until, time.time() + seconds)
             log.warning("AssemblyAI answered 429: pausing every wait of this account for %.1f s", seconds)
 
-    async def _cycle(self) -> None:
+    async def _cycle(self, started: float) -> None:
+        """Run one cycle: the list, then the per-transcript requests due; ``started`` is monotonic."""
         self.cycles += 1
         # Measure "not shown for N intervals" from the cycle's start: a slow scan on a loaded
         # triggerer must not make every transcript it just listed look unseen.
@@ -215,21 +275,48 @@ class SharedPoller:
         try:
             await self._gate_client()
             await self._scan_list()
-        except (AssemblyAIAuthError, AssemblyAIInvalidInputError) as exc:  # wrong key or connection
+        except AssemblyAIInvalidInputError as exc:  # the connection itself is wrong: final for all
             for watch in list(self._watches.values()):
                 _resolve(watch, exc)
             return
+        except AssemblyAIAuthError as exc:  # maybe a blip: the cycle's other requests would fail too
+            self._list_refusals += 1
+            if self._list_refusals >= self._max_attempts:
+                for watch in list(self._watches.values()):
+                    _resolve(watch, exc)
+            else:
+                log.warning(
+                    "AssemblyAI refused the list request (%d of %d cycles in a row before every wait "
+                    "fails); asking again next interval: %s",
+                    self._list_refusals,
+                    self._max_attempts,
+                    exc,
+                )
+            return
         except AssemblyAIError as exc:
             log.warning("Listing transcripts failed; waits not seen are checked directly: %s", exc)
-        due = [
-            w
-            for w in self._watches.values()
-            if w.pending
-            and (
+        else:
+            self._list_refusals = 0
+        await self._check_due(now, started)
+
+    async def _check_due(self, now: float, started: float) -> None:
+        """Settle listed errors; ask about each transcript due, at most once per its interval."""
+        due = []
+        for w in list(self._watches.values()):
+            if not w.pending:
+                continue
+            if w.listed_status == "error" and w.listed_error:  # the list said it all: no request
+                try:
+                    judge_transcript(w.transcript_id, {"status": "error", "error": w.listed_error})
+                except AssemblyAIError as exc:
+                    _resolve(w, exc)
+                    continue
+            if (
                 w.listed_status in ("completed", "error")
-                or now - w.last_known >= DIRECT_CHECK_EVERY * w.poll_interval
-            )
-        ]
+                or now - w.last_known >= DIRECT_CHECK_EVERY * w.interval
+            ) and w.may_ask(started):
+                w.last_asked = started
+                due.append(w)
         if not due:
             return
         gate = asyncio.Semaphore(CHECK_CONCURRENCY)
@@ -272,21 +359,33 @@ class SharedPoller:
         """Ask about one transcript directly; resolve its watch when ready or final."""
         tid = watch.transcript_id
         try:
-            if watch.listed_status == "error" and watch.listed_error:
-                judge_transcript(tid, {"status": "error", "error": watch.listed_error})
             if watch.audio_format is None or watch.listed_status != "completed":
                 # No format yet, or no completed row to go by (an error row without text, a
                 # direct check): the transcript itself says whether to ask for the audio.
                 transcript = await self._hook.aget_transcript(tid)
                 watch.last_known = time.time()
+                watch.refusals = 0
                 if judge_transcript(tid, transcript) is not None:
                     return  # still queued or processing (an older list row, or a direct check)
                 watch.audio_format = audio_format_of(transcript)
                 watch.listed_status = "completed"
             ready = await self._hook.ais_redacted_audio_ready(tid)
             watch.last_known = time.time()
+            watch.refusals = 0
         except AssemblyAITransientError as exc:
             log.warning("Transcript %s: transient fault, still waiting: %s", tid, exc)
+            return
+        except AssemblyAIAuthError as exc:  # maybe a blip, as for the list: asked again next time
+            watch.refusals += 1
+            if watch.refusals >= self._max_attempts:
+                _resolve(watch, exc)
+            else:
+                log.warning(
+                    "Transcript %s: refused (%d of %d in a row), still waiting",
+                    tid,
+                    watch.refusals,
+                    self._max_attempts,
+                )
             return
         except AssemblyAIError as exc:
             _resolve(watch, exc)

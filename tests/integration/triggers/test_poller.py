@@ -13,6 +13,7 @@ import pytest
 from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.testing.emulator import Emulator, Faults
+from airflow_assemblyai.testing.loopback import assemblyai_connection_env
 from airflow_assemblyai.triggers import poller as poller_module
 from airflow_assemblyai.triggers.poller import SharedPoller, current_pollers
 from airflow_assemblyai.triggers.redacted_audio import AssemblyAIRedactedAudioTrigger
@@ -46,6 +47,13 @@ async def until(condition: Callable[[], bool], what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"never happened: {what}")
         await asyncio.sleep(0.005)
+
+
+def connection_with_retries(emulator: Emulator, monkeypatch: pytest.MonkeyPatch, **retries: float) -> None:
+    """Point ``assemblyai_default`` at the emulator with these retry settings."""
+    env = assemblyai_connection_env(api_key=emulator.api_key, base_url=emulator.base_url, **retries)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
 
 async def the_poller() -> SharedPoller:
@@ -149,7 +157,11 @@ async def test_a_cancelled_wait_leaves_the_others_finishing(emulator: Emulator) 
     assert emulator.count(path_prefix="/v2/") == sent
 
 
-async def test_a_429_with_retry_after_pauses_every_wait_of_the_account(emulator: Emulator) -> None:
+async def test_a_429_with_retry_after_pauses_every_wait_of_the_account(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cap (retry_wait_max) above the second asked for, so the whole pause is honoured.
+    connection_with_retries(emulator, monkeypatch, max_attempts=2, retry_wait_initial=0.01, retry_wait_max=2)
     ids = [emulator.add_transcript(status="processing", params=REDACT) for _ in range(20)]
     waits = [start(events_of(trigger_for(tid))) for tid in ids]
     poller = await the_poller()
@@ -253,3 +265,162 @@ async def test_a_wait_that_brings_its_audio_format_is_never_read_only_asked(emul
 
     assert (reads(wav), reads(never_requested), reads(unknown_format)) == (0, 0, 1)
     assert emulator.count("GET", f"/v2/transcript/{wav}/redacted-audio") == 2  # one 202, then ready
+
+
+async def test_a_huge_retry_after_pauses_the_account_no_longer_than_the_hooks_cap(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connection_with_retries(
+        emulator, monkeypatch, max_attempts=2, retry_wait_initial=0.01, retry_wait_max=0.5
+    )
+    ids = [emulator.add_transcript(status="processing", params=REDACT) for _ in range(5)]
+    waits = []
+    for tid in ids:
+        trigger = trigger_for(tid)
+        trigger.end_time = time.time() + 20  # an hour's pause would end every wait in a timeout
+        waits.append(start(events_of(trigger)))
+    poller = await the_poller()
+    await until(lambda: poller.cycles >= 2, "two poll cycles")
+    emulator.queue_responses([429], retry_after=3600)
+    noted = time.time()
+    await until(lambda: poller.paused_until > 0, "the 429 reaches the poller")
+    assert poller.paused_until - noted <= 0.5 + 0.1  # the hook's retry_wait_max, not the hour asked
+    for tid in ids:
+        emulator.finish(tid)
+    results = [await task for task in waits]
+    assert [events[0]["status"] for events in results] == ["success"] * len(ids)
+
+
+@pytest.mark.parametrize("refusal", [401, 403])
+async def test_one_refused_list_request_fails_nobody(emulator: Emulator, refusal: int) -> None:
+    ids = [emulator.add_transcript(status="processing", params=REDACT) for _ in range(5)]
+    waits = [start(events_of(trigger_for(tid))) for tid in ids]
+    poller = await the_poller()
+    await until(lambda: poller.cycles >= 2, "two poll cycles")
+    emulator.queue_responses([refusal])
+    await until(lambda: any(r.status == refusal for r in emulator.requests), f"the {refusal} is answered")
+    refused = [r for r in emulator.requests if r.status == refusal]
+    assert [(r.method, r.path) for r in refused] == [("GET", "/v2/transcript")]
+    for tid in ids:
+        emulator.finish(tid)
+    results = [await task for task in waits]
+    assert [events[0]["status"] for events in results] == ["success"] * len(ids)
+
+
+async def test_a_key_refused_on_every_cycle_fails_every_wait_after_the_retry_budget(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A revoked key: every request is refused. Two attempts: the first refusal is retried.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ASSEMBLYAI_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "assemblyai",
+                "password": "revoked-key",
+                "host": emulator.base_url,
+                "extra": {"max_attempts": 2},
+            }
+        ),
+    )
+    ids = [emulator.add_transcript(status="completed", params=REDACT) for _ in range(3)]
+    waits = [start(events_of(trigger_for(tid))) for tid in ids]
+    results = [await task for task in waits]
+    assert [(e[0]["status"], e[0]["error_type"]) for e in results] == [("error", "AssemblyAIAuthError")] * 3
+    assert all("connection 'assemblyai_default'" in e[0]["message"] for e in results)
+    refused = [(r.path, r.status) for r in emulator.requests]
+    assert refused == [("/v2/transcript", 401)] * 2  # two list requests, no per-transcript request
+
+
+async def test_each_wait_is_asked_at_its_own_interval_and_the_list_at_the_shortest_above_the_floor(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20 waits at 3 s and one at 0.1 s, at a tenth of the time (0.3 s, 0.01 s; the floor 0.1 s)."""
+    monkeypatch.setattr(poller_module, "MIN_POLL_INTERVAL", 0.1, raising=False)
+    never_ready = Faults(render_polls=10**6)  # completed, its audio rendering all along: asked each turn
+    slow = [emulator.add_transcript(status="completed", params=REDACT, faults=never_ready) for _ in range(20)]
+    fast = emulator.add_transcript(status="completed", params=REDACT, faults=Faults(render_polls=10**6))
+
+    def wait(tid: str, interval: float) -> asyncio.Task[list[dict[str, Any]]]:
+        trigger = trigger_for(tid)
+        trigger.poll_interval = interval
+        trigger.audio_format = "mp3"
+        return start(events_of(trigger))
+
+    waits = [wait(tid, 0.3) for tid in slow] + [wait(fast, 0.01)]
+    poller = await the_poller()
+    await until(lambda: poller.cycles >= 2, "two poll cycles")
+
+    def asks(tid: str) -> int:
+        return emulator.count("GET", f"/v2/transcript/{tid}/redacted-audio")
+
+    before = {tid: asks(tid) for tid in [*slow, fast]}
+    lists_before = emulator.count("GET", "/v2/transcript") - sum(before.values())
+    started = time.monotonic()
+    await until(lambda: asks(slow[0]) >= before[slow[0]] + 6, "six more asks of one 0.3 s wait")
+    elapsed = time.monotonic() - started
+    after = {tid: asks(tid) for tid in [*slow, fast]}
+    lists = emulator.count("GET", "/v2/transcript") - sum(after.values()) - lists_before
+    for task in waits:
+        task.cancel()
+    await asyncio.gather(*waits, return_exceptions=True)
+
+    # Each wait no more often than its own interval (±10 % jitter); the 0.01 s one gets the floor.
+    for tid in slow:
+        assert after[tid] - before[tid] <= elapsed / 0.27 + 2, (after[tid] - before[tid], elapsed)
+    assert after[fast] - before[fast] <= elapsed / 0.09 + 2, (after[fast] - before[fast], elapsed)
+    assert lists <= elapsed / 0.09 + 2, (lists, elapsed)
+
+
+async def test_a_short_wait_joining_a_long_one_is_not_delayed_and_its_leaving_slows_the_list(
+    emulator: Emulator,
+) -> None:
+    hourly = emulator.add_transcript(status="processing", params=REDACT)
+    slow_trigger = trigger_for(hourly)
+    slow_trigger.poll_interval = 3600
+    slow_trigger.end_time = time.time() + 7200
+    slow_wait = start(events_of(slow_trigger))
+    poller = await the_poller()
+    ready = emulator.add_transcript(status="completed", params=REDACT)
+    quick_trigger = trigger_for(ready)
+    quick_trigger.end_time = time.time() + 15  # the hour-long first cycle would time it out
+    events = await events_of(quick_trigger)
+    assert [e["status"] for e in events] == ["success"]
+
+    # Only the hourly wait is left: the account's list runs hourly again.
+    assert poller.list_interval == 3600
+    sent = emulator.count(path_prefix="/v2/")
+    await asyncio.sleep(10 * INTERVAL)
+    assert emulator.count(path_prefix="/v2/") == sent
+    slow_wait.cancel()
+    await asyncio.gather(slow_wait, return_exceptions=True)
+
+
+async def test_a_key_revoked_while_only_direct_checks_run_still_fails_the_wait(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cycles that send nothing (between direct checks) neither count a refusal nor forgive one."""
+    monkeypatch.setattr(poller_module, "MAX_LIST_PAGES", 1)  # a cycle reads the newest 200 rows
+    old = emulator.add_transcript(status="processing", params=REDACT)
+    for _ in range(200):
+        emulator.add_transcript(status="processing", params=REDACT)
+    trigger = trigger_for(old)
+    trigger.end_time = time.time() + 20
+    wait = start(events_of(trigger))
+    poller = await the_poller()
+    await until(lambda: poller._watches[old].unlisted, "a full scan misses the old transcript")
+    emulator.api_key = "rotated-key"  # every request of the account is refused from now on
+    events = await wait
+    assert (events[0]["status"], events[0]["error_type"]) == ("error", "AssemblyAIAuthError")
+    assert [r.path for r in emulator.requests if r.status == 401] == [f"/v2/transcript/{old}"] * 2
+
+
+async def test_one_refused_request_about_a_transcript_fails_nobody(emulator: Emulator) -> None:
+    tid = emulator.add_transcript(status="processing", params=REDACT, faults=Faults(api_errors=[403]))
+    wait = start(events_of(trigger_for(tid)))
+    await the_poller()
+    emulator.finish(tid)
+    events = await wait
+    assert [e["status"] for e in events] == ["success"]
+    assert [(r.path, r.status) for r in emulator.requests if r.status == 403] == [
+        (f"/v2/transcript/{tid}", 403)
+    ]
