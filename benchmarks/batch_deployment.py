@@ -190,8 +190,9 @@ def main() -> int:
             for r in api
         )
         versions = s3.list_object_versions(Bucket=BUCKET).get("Versions", [])
-        # The archived audio, not the digest recorded beside each (x.mp3.digest.json).
-        per_key = Counter(v["Key"] for v in versions if not v["Key"].endswith(".digest.json"))
+        # The archived audio only: not the digest beside each (x.mp3.digest.json), nor the submission
+        # markers, which the run deletes once their transcript is purged.
+        per_key = Counter(v["Key"] for v in versions if v["Key"].endswith(".redacted.mp3"))
         uploads = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
         ids = [
             s3.head_object(Bucket=BUCKET, Key=k)["Metadata"].get("assemblyai-transcript-id") for k in per_key
