@@ -15,7 +15,6 @@ import argparse
 import copy
 import hashlib
 import importlib.util
-import ipaddress
 import json
 import os
 import re
@@ -33,6 +32,7 @@ from urllib.parse import urlsplit
 import boto3
 import httpx
 
+from airflow_assemblyai.hooks.settings import is_loopback_host
 from airflow_assemblyai.testing.loopback import (
     MOTO_CREDENTIALS_ENV,
     assemblyai_connection_env,
@@ -277,7 +277,7 @@ def check_audio_argument(parser: argparse.ArgumentParser, audio: str, *, real: b
         parts = urlsplit(audio)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             parser.error(f"--audio {audio!r} is not an http(s) URL or a local file")
-        if not real and not _is_loopback(parts.hostname):
+        if not real and not is_loopback_host(parts.hostname):
             parser.error(
                 f"--audio {audio!r}: offline, the emulator fetches only loopback URLs; pass a local file, "
                 "or add --real to have AssemblyAI fetch the URL"
@@ -289,15 +289,6 @@ def check_audio_argument(parser: argparse.ArgumentParser, audio: str, *, real: b
     if not os.access(path, os.R_OK):
         parser.error(f"--audio {audio!r} cannot be read by this user")
     return str(path.resolve())
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def record_files(s3: Any, bucket: str, prefix: str) -> list[tuple[str, dict[str, Any]]]:
