@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import email.utils
 import functools
 import os
-import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -29,6 +27,7 @@ from airflow_assemblyai.exceptions import (
     TranscriptNotFoundError,
 )
 from airflow_assemblyai.hooks.settings import ConnectionSettings, parse_speech_models, read_settings
+from airflow_assemblyai.http_rules import RETRYABLE_STATUS_CODES, retry_after_seconds
 from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.masking import mask_url, mask_urls_in
 from airflow_assemblyai.redaction import (
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
 
     from airflow.sdk import ObjectStoragePath
 
-RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 #: Subtitle formats AssemblyAI exports (``GET /v2/transcript/{id}/srt`` and ``/vtt``).
 SUBTITLE_FORMATS = ("srt", "vtt")
 UPLOAD_CHUNK_SIZE = 1024 * 1024
@@ -84,20 +82,6 @@ class _Call:
     #: Status codes handed back to the caller instead of raising (e.g. the redacted-audio 400s).
     passthrough: frozenset[int] = frozenset()
     transcript_id: str | None = None
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Parse ``Retry-After`` (seconds or an HTTP date) into seconds, or None."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _api_error_text(response: httpx.Response) -> str:
@@ -380,7 +364,7 @@ class AssemblyAIHook(BaseHook):
             return response
         api_error = _api_error_text(response)
         if code in RETRYABLE_STATUS_CODES:
-            raise _RetryableStatus(code, _retry_after_seconds(response.headers.get("Retry-After")), api_error)
+            raise _RetryableStatus(code, retry_after_seconds(response.headers.get("Retry-After")), api_error)
         raise self._final_error(call, code, api_error)
 
     def _final_error(self, call: _Call, code: int, api_error: str) -> AssemblyAIRequestError:

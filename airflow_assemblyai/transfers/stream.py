@@ -27,6 +27,7 @@ from airflow_assemblyai.exceptions import (
     RedactedAudioExpiredError,
     RedactedAudioIntegrityError,
 )
+from airflow_assemblyai.http_rules import RETRYABLE_STATUS_CODES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: File-host answers worth another attempt after a backoff.
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: S3 error codes that mean "the URL's credentials expired: mint a fresh URL" (400 or 403).
 EXPIRY_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired", "RequestExpired"})
 
@@ -334,7 +334,7 @@ class ResumableDownload(io.RawIOBase):
         code = response.status_code
         if code in (400, 403, 404):
             self._refused(response)
-        if code in RETRYABLE_STATUSES:
+        if code in RETRYABLE_STATUS_CODES:
             raise _Interrupted(f"HTTP {code}")
         if code == 416:
             raise RedactedAudioIntegrityError(

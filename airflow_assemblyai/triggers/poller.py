@@ -51,7 +51,8 @@ from airflow_assemblyai.exceptions import (
     AssemblyAIInvalidInputError,
     AssemblyAITransientError,
 )
-from airflow_assemblyai.hooks.assemblyai import MAX_LIST_LIMIT, AssemblyAIHook, _retry_after_seconds
+from airflow_assemblyai.hooks.assemblyai import MAX_LIST_LIMIT, AssemblyAIHook
+from airflow_assemblyai.http_rules import retry_after_seconds
 from airflow_assemblyai.redaction import (
     DEFAULT_AUDIO_FORMAT,
     AudioFormat,
@@ -259,7 +260,7 @@ class SharedPoller:
     async def _note_retry_after(self, response: httpx.Response) -> None:
         if response.status_code != 429:
             return
-        seconds = _retry_after_seconds(response.headers.get("Retry-After"))
+        seconds = retry_after_seconds(response.headers.get("Retry-After"))
         if seconds:
             # The hook's cap: a Retry-After of an hour must not hold every wait of the account.
             seconds = min(seconds, self._retry_wait_max)

@@ -10,8 +10,9 @@ import pytest
 from airflow_assemblyai import __version__
 from airflow_assemblyai.defaults import DEFAULT_SPEECH_MODELS
 from airflow_assemblyai.exceptions import AssemblyAIAuthError, AssemblyAIInvalidInputError
-from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook, _retry_after_seconds
+from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.hooks.settings import DEFAULT_BASE_URL, EU_BASE_URL
+from airflow_assemblyai.http_rules import retry_after_seconds
 
 API_KEY = "unit-secret-key-0123456789"
 
@@ -252,11 +253,11 @@ def test_a_host_without_a_usable_scheme_is_refused_showing_it_masked(
     ("value", "expected"), [("7", 7.0), ("0.5", 0.5), (None, None), ("", None), ("garbage", None)]
 )
 def test_retry_after_parsing(value: str | None, expected: float | None) -> None:
-    assert _retry_after_seconds(value) == expected
+    assert retry_after_seconds(value) == expected
 
 
 def test_retry_after_as_http_date_is_in_the_future() -> None:
-    parsed = _retry_after_seconds("Wed, 21 Oct 2099 07:28:00 GMT")
+    parsed = retry_after_seconds("Wed, 21 Oct 2099 07:28:00 GMT")
     assert parsed is not None
     assert parsed > 0
 
