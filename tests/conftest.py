@@ -16,6 +16,7 @@ import pytest
 from airflow_assemblyai.testing.emulator import Emulator
 from airflow_assemblyai.testing.loopback import aws_connection_env
 from airflow_assemblyai.testing.pytest_plugin import run_dag_test
+from tests import support
 
 
 @pytest.fixture
@@ -45,22 +46,17 @@ def moto_server(local_s3_endpoint: str) -> str:
 @pytest.fixture
 def s3_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Create a fresh bucket on the moto server and point ``aws_default`` at it; yield its name."""
-    import boto3
-
     for name, value in aws_connection_env(endpoint_url=moto_server).items():
         monkeypatch.setenv(name, value)
     bucket = f"bucket-{uuid.uuid4().hex[:12]}"
-    client = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
-    client.create_bucket(Bucket=bucket)
+    support.s3_client(moto_server).create_bucket(Bucket=bucket)
     return bucket
 
 
 @pytest.fixture
 def s3_client(moto_server: str) -> Any:
     """Return a boto3 S3 client of the moto server."""
-    import boto3
-
-    return boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    return support.s3_client(moto_server)
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from tests.integration.dags import load_dag_module
+from tests.support import s3_client
 
 GROUP_TASKS = ("transcribe", "wait", "archive", "delete")
 #: The digest the transfer records beside each archived audio (``x.mp3.digest.json``).
@@ -73,14 +73,14 @@ def audio_objects(stored: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
 
 
 def all_keys(moto_server: str, bucket: str) -> set[str]:
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3 = s3_client(moto_server)
     return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
 
 
 def objects(moto_server: str, bucket: str) -> dict[str, dict[str, Any]]:
     """Return the stored objects, the digest recorded beside each archived audio left aside
     (:func:`digest_files` lists those)."""
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3 = s3_client(moto_server)
     keys = sorted(k for k in all_keys(moto_server, bucket) if not k.endswith(DIGEST_SUFFIX))
     return {key: s3.head_object(Bucket=bucket, Key=key) for key in keys}
 
@@ -161,7 +161,7 @@ def put_marker(moto_server: str, bucket: str, key: str, transcript_id: str | Non
     body = {"source": "an earlier run", "started_at": "2026-12-01T00:00:00+00:00"}
     if transcript_id:
         body |= {"transcript_id": transcript_id, "submitted_at": "2026-12-01T00:00:01+00:00"}
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3 = s3_client(moto_server)
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode())
 
 
@@ -239,7 +239,7 @@ def test_the_batch_purge_checks_the_archive_and_never_purges_on_a_transcript_id_
     (path,) = add_recordings(Path(batch["source"]), 1)
     transcript_id = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
     # 13 bytes at the archive key carry the id, and a recorded length they do not have.
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3 = s3_client(moto_server)
     s3.put_object(
         Bucket=batch["bucket"],
         Key=archive_key(path),

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from tests.integration.dags import load_dag_module
+from tests.support import s3_client
 
 
 def load_example_dag() -> Any:
@@ -40,7 +40,7 @@ def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
     )
     assert dag_run.state == "success"
 
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3 = s3_client(moto_server)
     stored_keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"])
     keys = [k for k in stored_keys if k.endswith(".wav")]
     assert len(keys) == 1

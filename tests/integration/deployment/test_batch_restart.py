@@ -14,12 +14,12 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import boto3
 import pytest
 
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator
 from tests.integration.airflow_deployment import Deployment, running
+from tests.support import s3_client
 
 pytestmark = pytest.mark.deployment
 
@@ -31,7 +31,7 @@ RECORDINGS = 8
 def test_every_wait_resumes_after_the_triggerer_is_killed_and_each_recording_is_archived_once(
     tmp_path: Path, emulator: Emulator, moto_server: str, s3_bucket: str
 ) -> None:
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3 = s3_client(moto_server)
     s3.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
     source = tmp_path / "calls"
     source.mkdir()

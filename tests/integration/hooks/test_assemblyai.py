@@ -26,9 +26,7 @@ from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.redaction import RedactionPoll
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
-
-REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
-FAST_RETRIES = {"max_attempts": 3, "retry_wait_initial": 0.01, "retry_wait_max": 0.05}
+from tests.support import FAST_RETRIES, REDACT
 
 
 def use_connection(monkeypatch: pytest.MonkeyPatch, host: str, api_key: str, **extra: Any) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import pytest
 from airflow.sdk import ObjectStoragePath
 
@@ -14,6 +13,7 @@ from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+from tests.support import s3_client
 
 pytestmark = pytest.mark.usefixtures("emulator_connection")
 
@@ -116,7 +116,7 @@ def test_delete_compares_the_audios_digest_not_its_size_or_metadata(
 ) -> None:
     tid = emulator.add_transcript(params=WAV)
     uri = archive_audio(tid, f"s3://{s3_bucket}/a.wav")
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3 = s3_client(moto_server)
     archived = s3.get_object(Bucket=s3_bucket, Key="a.wav")
     original = archived["Body"].read()
     # Same length, same metadata (transcript id, recorded length), other bytes.
@@ -137,7 +137,7 @@ def test_delete_fails_closed_when_the_audio_has_no_digest_to_show(
     tid = emulator.add_transcript(params=WAV, faults=Faults(etag_style="multipart"))
     uri = archive_audio(tid, f"s3://{s3_bucket}/a.wav")
     # No MD5 of the source (a multipart ETag), and no digest recorded beside the audio either.
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3 = s3_client(moto_server)
     s3.delete_object(Bucket=s3_bucket, Key="a.wav.digest.json")
 
     with pytest.raises(AssemblyAIFinalError, match="archive_record=True") as caught:
@@ -166,7 +166,7 @@ def test_delete_refuses_other_bytes_of_the_same_length_by_the_recorded_sha256(
 ) -> None:
     tid = emulator.add_transcript(params=WAV, faults=Faults(etag_style="multipart"))
     uri = archive_audio(tid, f"s3://{s3_bucket}/a.wav")
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    s3 = s3_client(moto_server)
     archived = s3.get_object(Bucket=s3_bucket, Key="a.wav")
     original = archived["Body"].read()
     # Same length, same metadata (transcript id, recorded length), other bytes; the digest file stays.
@@ -198,7 +198,7 @@ def test_delete_refuses_when_the_archive_does_not_hold_the_transcripts_audio(
 ) -> None:
     tid = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
     if metadata is not None:
-        s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+        s3 = s3_client(moto_server)
         filled = {k: v.format(tid=tid) for k, v in metadata.items()}
         s3.put_object(Bucket=s3_bucket, Key="a.wav", Body=b"RIFF....WAVE", Metadata=filled)
 

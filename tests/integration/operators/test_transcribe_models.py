@@ -14,9 +14,9 @@ from airflow_assemblyai.testing.emulator import (
     Emulator,
 )
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
+from tests.support import REDACT
 
 AUDIO = "https://example.invalid/call.wav"
-REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
 
 
 def use_connection(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, **extra: object) -> None:

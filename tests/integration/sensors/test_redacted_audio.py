@@ -14,8 +14,8 @@ from airflow.sdk import DAG
 from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
+from tests.support import REDACT
 
-REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
 MODES = [
     pytest.param({"mode": "poke"}, id="poke"),
     pytest.param({"mode": "reschedule"}, id="reschedule"),

@@ -24,8 +24,7 @@ from tests.integration.api_rules import (
     UPLOAD,
     check,
 )
-
-REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
+from tests.support import REDACT
 
 
 def assert_provider_traffic_conforms(emulator: Emulator) -> None:

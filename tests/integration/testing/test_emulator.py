@@ -18,8 +18,8 @@ import pytest
 from airflow_assemblyai.redaction import NOT_FOUND_TEXT, NOT_REQUESTED_TEXT, PENDING_TEXT
 from airflow_assemblyai.testing.audio import BEEP_HZ, PII_SPANS, synth_wav
 from airflow_assemblyai.testing.emulator import EXPIRED_TEXT, Emulator, Faults
+from tests.support import REDACT
 
-REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
 MODELS = {"speech_models": ["universal-3-5-pro", "universal-2"]}
 
 

@@ -12,9 +12,7 @@ import httpx
 import pytest
 
 from airflow_assemblyai.testing.emulator import HTML_ERROR_PAGE, Emulator, Faults
-
-REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
-WAV = {**REDACT, "redact_pii_audio_quality": "wav"}
+from tests.support import WAV
 
 
 def ready_url(emulator: Emulator, transcript_id: str) -> str:

@@ -16,8 +16,8 @@ from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
 from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator, Faults, run_emulator
+from tests.support import REDACT
 
-REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
 MODELS = {"speech_models": ["universal-3-5-pro", "universal-2"]}
 
 

@@ -31,11 +31,9 @@ from airflow_assemblyai.exceptions import (
 from airflow_assemblyai.testing.emulator import Emulator, Faults, RecordedRequest
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
 from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+from tests.support import FAST_RETRIES, REDACT, WAV, s3_client
 
 MiB = 1024 * 1024
-REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
-WAV = {**REDACT, "redact_pii_audio_quality": "wav"}
-FAST_RETRIES = {"max_attempts": 3, "retry_wait_initial": 0.01, "retry_wait_max": 0.05}
 
 
 @pytest.fixture
@@ -49,7 +47,7 @@ def emu(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
 
 @pytest.fixture
 def s3(moto_server: str) -> Any:
-    return boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    return s3_client(moto_server)
 
 
 #: With one part held in memory, reading part N+2 waits until part N was uploaded: a failure while

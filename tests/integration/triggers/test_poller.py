@@ -17,11 +17,11 @@ from airflow_assemblyai.testing.loopback import assemblyai_connection_env
 from airflow_assemblyai.triggers import poller as poller_module
 from airflow_assemblyai.triggers.poller import SharedPoller, current_pollers
 from airflow_assemblyai.triggers.redacted_audio import AssemblyAIRedactedAudioTrigger
+from tests.support import REDACT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
-REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
 INTERVAL = 0.05
 
 pytestmark = pytest.mark.usefixtures("emulator_connection")

@@ -12,9 +12,7 @@ from airflow.triggers.base import TaskSuccessEvent
 
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.triggers.redacted_audio import AssemblyAIRedactedAudioTrigger
-
-REDACT = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
-
+from tests.support import REDACT
 
 pytestmark = pytest.mark.usefixtures("emulator_connection")
 
