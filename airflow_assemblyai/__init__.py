@@ -40,6 +40,14 @@ def _connection_form_fields() -> dict[str, Any]:
             ),
             "schema": {"type": ["string", "null"]},
         },
+        "allowed_pii_policies": {
+            "label": "Allowed PII policies",
+            "description": (
+                "PII policy names to send although this provider release does not know them (added by "
+                "AssemblyAI since), comma-separated. Empty: only the documented names (docs/models.md)."
+            ),
+            "schema": {"type": ["string", "null"]},
+        },
         "max_attempts": number(
             "Max attempts", "Attempts per request on 408, 429, 5xx, timeouts.", "max_attempts", "integer", 1
         ),

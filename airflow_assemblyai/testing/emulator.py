@@ -64,6 +64,7 @@ from airflow_assemblyai.hooks.settings import is_loopback_host
 from airflow_assemblyai.redaction import NOT_FOUND_TEXT, NOT_REQUESTED_TEXT, PENDING_TEXT
 from airflow_assemblyai.testing.audio import describe_non_audio, render_redacted, synth_wav, write_large_wav
 from airflow_assemblyai.testing.loopback import EMULATOR_READY, free_port
+from airflow_assemblyai.testing.models import chain_refusal, model_used, renders_redacted_audio
 from airflow_assemblyai.testing.transcript import DEFAULT_CHARS_PER_CAPTION, subtitles, transcript_fields
 
 if TYPE_CHECKING:
@@ -79,10 +80,8 @@ SINGULAR_MODEL_TEXT = (
 MISSING_MODELS_TEXT = (
     f'"speech_models" is required: list the speech models to use in priority order. See {MODEL_DOCS}'
 )
-#: Models the API accepts today, and the chain its refusals name as the replacement.
+#: The chain seeded transcripts carry; which models are accepted, routed or refused: testing/models.py.
 ACCEPTED_MODELS = ("universal-3-5-pro", "universal-2")
-#: Models retired by AssemblyAI: a request naming one is refused with the replacement chain.
-RETIRED_MODELS = frozenset({"universal-3-pro", "best", "nano", "slam-1", "universal"})
 #: ``GET /v2/transcript`` accepts ``limit`` from 1 to this.
 MAX_LIST_LIMIT = 200
 #: A guess: the real API's wording for a redacted file past its 24 hours is not documented.
@@ -721,6 +720,8 @@ class Emulator:
                     return _error(400, FAILED_TRANSCRIPT_TEXT)
                 if record.deleted or not record.params.get("redact_pii_audio"):
                     return _error(400, NOT_REQUESTED_TEXT)
+                if not renders_redacted_audio(_model_used(record.params)):  # see testing/models.py
+                    return _error(400, NOT_REQUESTED_TEXT)
                 if record.expired:
                     return _error(400, EXPIRED_TEXT)
                 completed_at = record.completed_at or record.created
@@ -1146,23 +1147,12 @@ def _refuse_models(params: dict[str, Any]) -> str | None:
         return MISSING_MODELS_TEXT
     if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
         return "speech_models must be a non-empty list of speech model names."
-    retired = [m for m in models if m in RETIRED_MODELS]
-    if retired:
-        named = ", ".join(f'"{m}"' for m in retired)
-        replacement = ", ".join(f'"{m}"' for m in ACCEPTED_MODELS)
-        return (
-            f"The {named} speech model(s) have been deprecated. Use speech_models: [{replacement}] instead."
-        )
-    unknown = [m for m in models if m not in ACCEPTED_MODELS]
-    if unknown:
-        return f"Unknown speech model(s): {', '.join(unknown)}. See {MODEL_DOCS}"
-    return None
+    return chain_refusal(models)
 
 
 def _model_used(params: dict[str, Any]) -> str:
-    """Return the model a transcript ran on: the first of its chain (the emulator routes nothing)."""
-    models = params.get("speech_models") or list(ACCEPTED_MODELS)
-    return str(models[0])
+    """Return the model a transcript ran on: the first of its chain, or a retired one's replacement."""
+    return model_used(params.get("speech_models") or ACCEPTED_MODELS)
 
 
 def _api_kind(method: str, path: str) -> str:
