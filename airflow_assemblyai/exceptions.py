@@ -42,6 +42,10 @@ class AssemblyAIInvalidInputError(AssemblyAIFinalError, ValueError):
     """A parameter or connection field is wrong; the message names it and the fix."""
 
 
+class ArchiveDestinationError(AssemblyAIFinalError):
+    """The archive destination does not exist or cannot be written (found before anything is paid)."""
+
+
 class AssemblyAIRequestError(AssemblyAIFinalError):
     """AssemblyAI rejected a request with a 4xx answer that no retry can fix."""
 
