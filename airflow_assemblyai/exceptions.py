@@ -6,6 +6,7 @@
     └── AssemblyAIError                       every error this provider raises
         ├── AssemblyAIFinalError              permanent: also an AirflowFailException, no task retry
         │   ├── AssemblyAIInvalidInputError   a parameter or connection field is wrong (also ValueError)
+        │   ├── ArchiveDestinationError       the archive destination is missing or cannot be written
         │   ├── AssemblyAIRequestError        AssemblyAI refused a request with a 4xx
         │   │   ├── AssemblyAIAuthError           401/403: the API key
         │   │   ├── SpeechModelRejectedError      the speech_models chain (missing, retired)

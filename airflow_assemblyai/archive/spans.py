@@ -14,6 +14,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
+
 #: A word AssemblyAI redacted with ``redact_pii_sub="entity_name"``: its policy's tag.
 _TAG = re.compile(r"^\[([A-Z][A-Z0-9_]*)\]$")
 #: A word AssemblyAI redacted with ``redact_pii_sub="hash"``.
@@ -63,10 +65,12 @@ def redacted_spans(transcript: dict[str, Any], *, guard_ms: int = DEFAULT_GUARD_
     """Return the redacted spans of a completed transcript (its ``words``), in time order.
 
     :param guard_ms: milliseconds added before and after each span (``guarded_*``); 0 or more.
-    :raises ValueError: ``guard_ms`` is negative or not a whole number.
+    :raises AssemblyAIInvalidInputError: ``guard_ms`` is negative or not a whole number.
     """
     if isinstance(guard_ms, bool) or not isinstance(guard_ms, int) or guard_ms < 0:
-        raise ValueError(f"guard_ms must be a whole number of milliseconds, 0 or more, got {guard_ms!r}.")
+        raise AssemblyAIInvalidInputError(
+            f"guard_ms must be a whole number of milliseconds, 0 or more, got {guard_ms!r}."
+        )
     requested = [str(p) for p in transcript.get("redact_pii_policies") or []]
     entities = [e for e in transcript.get("entities") or [] if isinstance(e, dict)]
     spans: list[RedactedSpan] = []
