@@ -51,7 +51,9 @@ espeak_install() {
   local debs="$cache/debs"
   rm -rf "$debs" "$cache/root" "$cache/bin"
   mkdir -p "$debs" "$cache/root" "$cache/bin"
-  (cd "$debs" && apt-get "${apt_opts[@]}" download -qq "${wanted[@]}" >&2) || return 1
+  # apt hands downloads to its _apt user, which cannot write into a folder of ours: download as us.
+  (cd "$debs" && apt-get "${apt_opts[@]}" -o "APT::Sandbox::User=$(id -un)" download -qq "${wanted[@]}" >&2) \
+    || return 1
   local deb
   for deb in "$debs"/*.deb; do
     dpkg -x "$deb" "$cache/root" || return 1
@@ -68,10 +70,10 @@ EOF
   chmod +x "$cache/bin/espeak-ng"
   # ESPEAK_DATA_PATH names the folder that holds espeak-ng-data/ in some builds, the folder itself
   # in others: keep whichever makes the wrapper speak.
-  if ! "$cache/bin/espeak-ng" --version >/dev/null 2>&1 || ! "$cache/bin/espeak-ng" -q "ok" 2>/dev/null; then
+  if ! "$cache/bin/espeak-ng" --version >/dev/null 2>&1 || ! "$cache/bin/espeak-ng" --stdout "ok" >/dev/null 2>&1; then
     sed -i "s|/espeak-ng-data\"\$|\"|" "$cache/bin/espeak-ng"
   fi
-  if ! "$cache/bin/espeak-ng" -q "ok"; then
+  if ! "$cache/bin/espeak-ng" --stdout "ok" >/dev/null; then
     echo "scripts/_espeak.sh: the unpacked espeak-ng does not run (see the error above)" >&2
     return 1
   fi
