@@ -379,7 +379,8 @@ def _verdict(
             reason = "silence" + (f" with a steady tone near {dominant} Hz" if tonal_share >= 0.05 else "")
     else:
         verdict = "fail"
-        what = "broadband noise" if flatness is not None and flatness >= 0.3 else "sound like speech"
+        noisy = flatness is not None and flatness >= 0.3
+        what = "broadband noise" if noisy else "it still sounds like speech"
         reason = (
             f"only {redacted:.0%} of {count} frames are a steady tone or silence "
             f"(at least {PASS_SHARE:.0%} needed): {what}"

@@ -48,7 +48,10 @@ class Speech:
         return out.getvalue()
 
     def mp3(self, bitrate_kbps: int = 64) -> bytes:
-        import lameenc  # the dev group's MP3 encoder (untyped)
+        try:
+            import lameenc  # the dev group's MP3 encoder (untyped)
+        except ImportError as error:
+            raise RuntimeError("MP3 needs lameenc: `pip install lameenc` (the dev group)") from error
 
         encoder = lameenc.Encoder()
         encoder.set_bit_rate(bitrate_kbps)
