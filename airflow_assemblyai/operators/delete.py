@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_assemblyai.archive.location import as_object_storage_path, parse_archive_uri
+from airflow_assemblyai.archive.metadata import META_RECORD_ROLE, ArchivedObject
+from airflow_assemblyai.archive.object_store_sink import ObjectStorageRecordStore
+from airflow_assemblyai.archive.s3_errors import explain_s3_error
+from airflow_assemblyai.archive.s3_sink import S3RecordStore
+from airflow_assemblyai.archive.sinks import audio_digest_key, read_audio_digest_at
+from airflow_assemblyai.archive.verify import verify_record
 from airflow_assemblyai.exceptions import AssemblyAIError, AssemblyAIFinalError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.ids import validate_transcript_id
-from airflow_assemblyai.transfers.archive import META_RECORD_ROLE, ArchivedObject, parse_archive_uri
-from airflow_assemblyai.transfers.object_storage import ObjectStorageRecordStore, as_object_storage_path
-from airflow_assemblyai.transfers.record_archive import verify_record
-from airflow_assemblyai.transfers.s3_upload import explain_s3_error
-from airflow_assemblyai.transfers.stores import S3RecordStore, audio_digest_key, read_audio_digest_at
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -12,6 +12,30 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 
+from airflow_assemblyai.archive.audio_format import HEADER_BYTES, check_audio_header
+from airflow_assemblyai.archive.download import ResumableDownload
+from airflow_assemblyai.archive.location import archive_uri, as_object_storage_path, split_s3_location
+from airflow_assemblyai.archive.metadata import (
+    META_AUDIO_FORMAT,
+    META_RECORD_ROLE,
+    META_SOURCE_ETAG,
+    META_SOURCE_LENGTH,
+    META_SOURCE_MD5,
+    META_TRANSCRIPT_ID,
+    ArchivedObject,
+)
+from airflow_assemblyai.archive.object_store_sink import (
+    ObjectStorageRecordStore,
+    digest_of,
+    read_audio_digest,
+    write_audio_digest,
+    write_whole,
+)
+from airflow_assemblyai.archive.record import AudioDigest, DigestingReader, RecordKeys
+from airflow_assemblyai.archive.record_writer import ArchivedAudio, RecordArchiver
+from airflow_assemblyai.archive.s3_errors import explain_s3_error, s3_error_code
+from airflow_assemblyai.archive.s3_sink import GuardedUpload, S3RecordStore
+from airflow_assemblyai.archive.sinks import RecordStore, read_audio_digest_at, record_audio_digest
 from airflow_assemblyai.exceptions import (
     AssemblyAIError,
     AssemblyAIFinalError,
@@ -22,36 +46,6 @@ from airflow_assemblyai.exceptions import (
 from airflow_assemblyai.hooks.assemblyai import SUBTITLE_FORMATS, AssemblyAIHook, mask_redirect_location
 from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.redaction import AudioFormat, judge_transcript
-from airflow_assemblyai.transfers.archive import (
-    META_AUDIO_FORMAT,
-    META_RECORD_ROLE,
-    META_SOURCE_ETAG,
-    META_SOURCE_LENGTH,
-    META_SOURCE_MD5,
-    META_TRANSCRIPT_ID,
-    ArchivedObject,
-    archive_uri,
-    split_s3_location,
-)
-from airflow_assemblyai.transfers.audio_header import HEADER_BYTES, check_audio_header
-from airflow_assemblyai.transfers.object_storage import (
-    ObjectStorageRecordStore,
-    as_object_storage_path,
-    digest_of,
-    read_audio_digest,
-    write_audio_digest,
-    write_whole,
-)
-from airflow_assemblyai.transfers.record import AudioDigest, DigestingReader, RecordKeys
-from airflow_assemblyai.transfers.record_archive import ArchivedAudio, RecordArchiver
-from airflow_assemblyai.transfers.s3_upload import GuardedUpload, explain_s3_error, s3_error_code
-from airflow_assemblyai.transfers.stores import (
-    RecordStore,
-    S3RecordStore,
-    read_audio_digest_at,
-    record_audio_digest,
-)
-from airflow_assemblyai.transfers.stream import ResumableDownload
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

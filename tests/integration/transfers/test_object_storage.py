@@ -14,6 +14,7 @@ from typing import Any, cast
 import pytest
 from airflow.sdk import Context, ObjectStoragePath
 
+from airflow_assemblyai.archive.record import ALLOWED_FIELDS
 from airflow_assemblyai.exceptions import (
     AssemblyAIFinalError,
     AssemblyAIInvalidInputError,
@@ -22,7 +23,6 @@ from airflow_assemblyai.exceptions import (
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.testing.loopback import LOOPBACK, free_port, listening_process
-from airflow_assemblyai.transfers.record import ALLOWED_FIELDS
 from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
 
 PARAMS = {

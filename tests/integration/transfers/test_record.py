@@ -12,11 +12,11 @@ import httpx
 import pytest
 from airflow.sdk import Context
 
+from airflow_assemblyai.archive.record import ALLOWED_FIELDS, UTTERANCE_KEYS, WORD_KEYS
 from airflow_assemblyai.exceptions import AssemblyAIFinalError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.testing.emulator import Emulator, Faults
-from airflow_assemblyai.transfers.record import ALLOWED_FIELDS, UTTERANCE_KEYS, WORD_KEYS
 from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
 
 #: A transcript whose non-redacted fields carry PII and secrets in clear.

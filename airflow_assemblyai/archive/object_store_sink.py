@@ -24,21 +24,20 @@ import os
 import re
 import uuid
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
-from airflow_assemblyai.exceptions import (
-    AssemblyAIFinalError,
-    AssemblyAIInvalidInputError,
-    AssemblyAITransientError,
-)
-from airflow_assemblyai.transfers.record import (
+from airflow_assemblyai.archive.record import (
     AUDIO_DIGEST_SUFFIX,
     MANIFEST_MAX_BYTES,
     AudioDigest,
     Digest,
     Digesting,
 )
-from airflow_assemblyai.transfers.stores import StoredFile
+from airflow_assemblyai.archive.sinks import StoredFile
+from airflow_assemblyai.exceptions import (
+    AssemblyAIFinalError,
+    AssemblyAIInvalidInputError,
+    AssemblyAITransientError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -52,7 +51,7 @@ CHUNK_SIZE = 8 * 1024 * 1024
 _PARTIAL = ".partial"
 #: A temporary name: ``.<final name>.<32 hex>.partial``.
 _TEMPORARY = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{32}" + re.escape(_PARTIAL))
-#: Protocols of the local filesystem, whose URIs name no host.
+#: Protocols of the local filesystem.
 _LOCAL = ("file", "local")
 #: Stores whose files are visible from ``open()`` on, ``autocommit=False`` or not (fsspec's memory store).
 SHOWN_ON_OPEN = frozenset({"memory"})
@@ -60,30 +59,6 @@ SHOWN_ON_OPEN = frozenset({"memory"})
 
 class _Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
-
-
-def as_object_storage_path(value: object, *, field: str = "destination") -> ObjectStoragePath:
-    """Return ``value`` as an ``ObjectStoragePath`` (a URI string is accepted); raise naming ``field``."""
-    from airflow.sdk import ObjectStoragePath
-
-    if isinstance(value, ObjectStoragePath):
-        return value
-    text = str(value or "").strip()
-    if "://" not in text:
-        raise AssemblyAIInvalidInputError(
-            f"{field} {text[:200]!r} is not an object-storage URI: pass e.g. file:///archive/calls/x.wav, "
-            "gs://bucket/key or an ObjectStoragePath."
-        )
-    parts = urlsplit(text)
-    host = parts.netloc.rpartition("@")[2]  # a connection id (``conn@``) names no host
-    if parts.scheme.lower() in _LOCAL and host:
-        absolute = parts.path if host.lower() == "localhost" else f"/{host}{parts.path}"
-        raise AssemblyAIInvalidInputError(
-            f"{field} {text[:200]!r} has two slashes, so {host!r} would be read as a host and the file "
-            f"written under the worker's working directory: write the absolute path with three slashes, "
-            f"{parts.scheme}://{absolute[:200]}."
-        )
-    return ObjectStoragePath(text)
 
 
 def write_whole(
