@@ -5,6 +5,7 @@ Pure but for building an ``ObjectStoragePath``: no request is sent.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 #: Characters left as they are in an ``s3://`` URI path; everything else is percent-encoded.
 _URI_SAFE = "/!$&'()*+,;=:@"
 #: Protocols of the local filesystem, whose URIs name no host.
-_LOCAL = ("file", "local")
+LOCAL_PROTOCOLS = ("file", "local")
 
 
 def split_s3_location(s3_bucket: object, s3_key: object) -> tuple[str, str]:
@@ -86,7 +87,7 @@ def as_object_storage_path(value: object, *, field: str = "destination") -> Obje
         )
     parts = urlsplit(text)
     host = parts.netloc.rpartition("@")[2]  # a connection id (``conn@``) names no host
-    if parts.scheme.lower() in _LOCAL and host:
+    if parts.scheme.lower() in LOCAL_PROTOCOLS and host:
         absolute = parts.path if host.lower() == "localhost" else f"/{host}{parts.path}"
         raise AssemblyAIInvalidInputError(
             f"{field} {text[:200]!r} has two slashes, so {host!r} would be read as a host and the file "
@@ -94,3 +95,67 @@ def as_object_storage_path(value: object, *, field: str = "destination") -> Obje
             f"{parts.scheme}://{absolute[:200]}."
         )
     return ObjectStoragePath(text)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where an archive goes: an S3 bucket and key with the AWS connection to use, or a path elsewhere.
+
+    :param key: the S3 key, or the full URI of a path on another store (what its sink calls a key).
+    """
+
+    key: str
+    bucket: str | None = None
+    aws_conn_id: str | None = None
+    path: ObjectStoragePath | None = None
+
+    @property
+    def protocol(self) -> str:
+        """Return ``s3``, or the protocol of the path (``file``, ``gs``...)."""
+        return "s3" if self.path is None else str(self.path.protocol)
+
+
+def resolve_destination(
+    *, s3_bucket: object, s3_key: object, destination: object, aws_conn_id: str | None
+) -> Destination:
+    """Return where the transfer's fields say the archive goes.
+
+    ``destination`` (an ``ObjectStoragePath`` or its URI) excludes ``s3_bucket``/``s3_key``. An
+    ``s3://`` destination is S3 with all its guarantees; its ``conn_id``, when it has one, is the AWS
+    connection instead of ``aws_conn_id``.
+
+    :raises AssemblyAIInvalidInputError: naming the field and the fix.
+    """
+    if destination is None or destination == "":
+        bucket, key = split_s3_location(s3_bucket, s3_key)
+        return Destination(key, bucket, aws_conn_id)
+    if s3_key or s3_bucket:
+        raise AssemblyAIInvalidInputError(
+            "destination and s3_bucket/s3_key are both set: give the destination one way only."
+        )
+    path = as_object_storage_path(destination)
+    if path.protocol in ("s3", "s3a"):
+        bucket, key = split_s3_location(path.bucket, path.key)
+        return Destination(key, bucket, path.conn_id or aws_conn_id)
+    return Destination(path_uri(path), path=path)
+
+
+def aws_conn_id_for(destination: object, default: str | None) -> str | None:
+    """Return the AWS connection an ``s3://`` ``destination`` names (its ``conn_id``), else ``default``.
+
+    Never raises: a destination that does not parse is refused by :func:`resolve_destination`.
+    """
+    if destination is None or destination == "":
+        return default
+    try:
+        path = as_object_storage_path(destination)
+    except Exception:
+        return default
+    if path.protocol in ("s3", "s3a") and path.conn_id:
+        return str(path.conn_id)
+    return default
+
+
+def path_uri(path: ObjectStoragePath) -> str:
+    """Return ``protocol://path`` of ``path``: its key in its sink, and the URI the transfer returns."""
+    return f"{path.protocol}://{path.path}"

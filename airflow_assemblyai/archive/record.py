@@ -59,8 +59,6 @@ AUDIO_DIGEST_SUFFIX = ".digest.json"
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
-#: The files of a record, in the order they are written; the manifest comes after all of them.
-ROLES = ("audio", "transcript", "srt", "vtt")
 CONTENT_TYPES = {
     "transcript": "application/json",
     "srt": "application/x-subrip",

@@ -2,7 +2,7 @@
 
 The order is the guarantee. Each file is written whole or not at all (one conditional request on S3,
 a temporary name then a link on ``file://``); the manifest, written last, is what makes the record
-complete. The archiver never deletes a file: a failure before the manifest leaves the verified files
+complete. The writer never deletes a file: a failure before the manifest leaves the verified files
 it wrote in place, and the re-run recognises them as this transcript's, writes only what is missing,
 then the manifest. ``replace=True`` overwrites each file and, last, the manifest: the old manifest is
 never removed first. The transcript and subtitles are fetched, and every key beside the audio is
@@ -34,7 +34,7 @@ from airflow_assemblyai.exceptions import AssemblyAIFinalError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow_assemblyai.archive.sinks import RecordStore, StoredFile
+    from airflow_assemblyai.archive.sinks import ArchivedAudio, Sink, StoredFile
     from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 
 log = logging.getLogger(__name__)
@@ -43,22 +43,8 @@ log = logging.getLogger(__name__)
 _RECOGNISE_LIMIT = 256 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class ArchivedAudio:
-    """What archiving the audio did, and what it learnt of the bytes at the audio's key."""
-
-    #: True when this attempt wrote the audio; False when it was already there.
-    wrote: bool
-    #: SHA-256 of the stored bytes, when known (computed while streaming, or by recognising them).
-    sha256: str | None = None
-    #: The source's MD5 the bytes were verified against, when the source's ETag was one.
-    source_md5: str | None = None
-    #: The number of bytes written, when this attempt wrote them.
-    size: int | None = None
-
-
 @dataclass
-class RecordArchiver:
+class RecordWriter:
     """Complete one record in ``store``.
 
     :param store: where the record goes.
@@ -69,10 +55,9 @@ class RecordArchiver:
     :param subtitle_formats: ``srt``, ``vtt`` or both.
     :param chars_per_caption: the longest subtitle caption; AssemblyAI's default when None.
     :param extra_fields: transcript fields to archive beyond the allow-list (logged as a warning).
-    :param metadata: metadata every file carries besides its role (the transcript id).
     """
 
-    store: RecordStore
+    store: Sink
     keys: RecordKeys
     transcript_id: str
     hook: AssemblyAIHook
@@ -80,7 +65,6 @@ class RecordArchiver:
     subtitle_formats: tuple[str, ...] = ("srt", "vtt")
     chars_per_caption: int | None = None
     extra_fields: tuple[str, ...] = ()
-    metadata: dict[str, str] | None = None
 
     def complete(self, archive_audio: Callable[[], ArchivedAudio]) -> tuple[Manifest, bool]:
         """Archive what is missing and write the manifest; return it, and whether anything was written.
@@ -124,7 +108,7 @@ class RecordArchiver:
         return files
 
     def _metadata(self, role: str) -> dict[str, str]:
-        return {**(self.metadata or {}), META_TRANSCRIPT_ID: self.transcript_id, META_RECORD_ROLE: role}
+        return {META_TRANSCRIPT_ID: self.transcript_id, META_RECORD_ROLE: role}
 
     def _missing(self, role: str, data: bytes) -> bool:
         """Return True when ``role`` must be written; raise when its key holds a file not ours."""

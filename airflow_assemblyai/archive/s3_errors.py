@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import TYPE_CHECKING, Any
 
 from airflow_assemblyai.exceptions import AssemblyAIFinalError, AssemblyAIInvalidInputError
@@ -10,8 +11,35 @@ if TYPE_CHECKING:
     from botocore.exceptions import ClientError
 
 
-def s3_error_code(exc: ClientError) -> tuple[str, int]:
-    """Return ``(Code, HTTP status)`` of a botocore ``ClientError``."""
+class ConditionalWrite(enum.Enum):
+    """What an S3 refusal of a conditional write (``If-None-Match: *``) means."""
+
+    #: 412 ``PreconditionFailed``: another writer completed the key first; what it wrote decides.
+    TAKEN = "taken"
+    #: 501 ``NotImplemented``: the store has no conditional writes; write after a check, with a warning.
+    UNSUPPORTED = "unsupported"
+    #: ``ConditionalRequestConflict`` (409) or a vanished multipart upload: a concurrent write; try again.
+    CONFLICT = "conflict"
+
+
+def conditional_write_outcome(exc: BaseException) -> ConditionalWrite | None:
+    """Return what ``exc`` says about a conditional write, or None when it is no such answer."""
+    code, status = s3_error_code(exc)
+    if status == 412 or code == "PreconditionFailed":
+        return ConditionalWrite.TAKEN
+    if status == 501 or code == "NotImplemented":
+        return ConditionalWrite.UNSUPPORTED
+    if code in ("ConditionalRequestConflict", "NoSuchUpload"):
+        return ConditionalWrite.CONFLICT
+    return None
+
+
+def s3_error_code(exc: BaseException) -> tuple[str, int]:
+    """Return ``(Code, HTTP status)`` of a botocore ``ClientError``; ``("", 0)`` for any other error."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return "", 0
     response: dict[str, Any] = exc.response or {}
     code = str((response.get("Error") or {}).get("Code") or "")
     status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)

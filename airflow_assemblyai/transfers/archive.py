@@ -3,6 +3,6 @@
 # moved to airflow_assemblyai.archive.location
 from __future__ import annotations
 
-from airflow_assemblyai.archive.location import archive_uri, parse_archive_uri, split_s3_location
+from airflow_assemblyai.archive.location import archive_uri, parse_archive_uri
 
-__all__ = ["archive_uri", "parse_archive_uri", "split_s3_location"]
+__all__ = ["archive_uri", "parse_archive_uri"]

@@ -30,7 +30,9 @@ from airflow_assemblyai.exceptions import (
 )
 from airflow_assemblyai.testing.emulator import Emulator, Faults, RecordedRequest
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
-from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
+    AssemblyAIRedactedAudioToObjectStorageOperator,
+)
 from tests.support import FAST_RETRIES, REDACT, WAV, s3_client
 
 MiB = 1024 * 1024
@@ -55,15 +57,15 @@ def s3(moto_server: str) -> Any:
 ONE_PART_IN_MEMORY: dict[str, Any] = {"transfer_config_args": {"max_in_memory_upload_chunks": 1}}
 
 
-def transfer(**kwargs: Any) -> AssemblyAIRedactedAudioToS3Operator:
-    return AssemblyAIRedactedAudioToS3Operator(task_id="copy_redacted_audio", **kwargs)
+def transfer(**kwargs: Any) -> AssemblyAIRedactedAudioToObjectStorageOperator:
+    return AssemblyAIRedactedAudioToObjectStorageOperator(task_id="copy_redacted_audio", **kwargs)
 
 
-def run(operator: AssemblyAIRedactedAudioToS3Operator) -> str:
+def run(operator: AssemblyAIRedactedAudioToObjectStorageOperator) -> str:
     return operator.execute(cast("Context", {}))
 
 
-def record_s3_calls(operator: AssemblyAIRedactedAudioToS3Operator) -> list[str]:
+def record_s3_calls(operator: AssemblyAIRedactedAudioToObjectStorageOperator) -> list[str]:
     """Record the name of every S3 API call the operator's client makes."""
     calls: list[str] = []
     operator.s3_hook.get_conn().meta.events.register(
@@ -831,7 +833,9 @@ def is_audio_request(url: str) -> bool:
     return not url.partition("?")[0].endswith(".digest.json")
 
 
-def record_s3_headers(operator: AssemblyAIRedactedAudioToS3Operator) -> list[tuple[str, dict[str, str]]]:
+def record_s3_headers(
+    operator: AssemblyAIRedactedAudioToObjectStorageOperator,
+) -> list[tuple[str, dict[str, str]]]:
     """Record ``(operation, request headers)`` of every S3 request the operator's client sends about
     the audio (the digest recorded beside it is left aside)."""
     sent: list[tuple[str, dict[str, str]]] = []
@@ -847,7 +851,7 @@ def record_s3_headers(operator: AssemblyAIRedactedAudioToS3Operator) -> list[tup
 
 
 def script_s3_answer(
-    operator: AssemblyAIRedactedAudioToS3Operator,
+    operator: AssemblyAIRedactedAudioToObjectStorageOperator,
     operation: str,
     status: int,
     code: str,
