@@ -204,18 +204,9 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
         """
         transcript_id = validate_transcript_id(self.transcript_id)
         target = self._destination()
-        self._archiver = Archiver(
-            hook=self.hook,
-            sink=self._sink(target),
-            replace=self.replace,
-            max_download_attempts=self.max_download_attempts,
-            download_timeout=self.download_timeout,
-            verify_md5=self.verify_md5,
-            log=self.log,
+        archived = self._new_archiver(target).archive(
+            transcript_id, target.key, record=self._record_options()
         )
-        if self._kill_requested:
-            self._archiver.stop()
-        archived = self._archiver.archive(transcript_id, target.key, record=self._record_options())
         self._add_to_asset_aliases(context, *archived.asset_uris)
         return archived.uri
 
@@ -244,6 +235,21 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
                 f"object_lock_* options need an S3 destination; {target.protocol}:// has no S3 Object Lock."
             )
         return target
+
+    def _new_archiver(self, target: Destination) -> Archiver:
+        """Return the archiver of this attempt (stopped at once when a kill came first)."""
+        self._archiver = Archiver(
+            hook=self.hook,
+            sink=self._sink(target),
+            replace=self.replace,
+            max_download_attempts=self.max_download_attempts,
+            download_timeout=self.download_timeout,
+            verify_md5=self.verify_md5,
+            log=self.log,
+        )
+        if self._kill_requested:
+            self._archiver.stop()
+        return self._archiver
 
     def _sink(self, target: Destination) -> Sink:
         if target.path is None:
