@@ -126,7 +126,7 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "source-integration-name": "AssemblyAI",
                 "target-integration-name": "Amazon Simple Storage Service (S3)",
-                "python-module": "airflow_assemblyai.transfers.redacted_audio_to_s3",
+                "python-module": "airflow_assemblyai.transfers.redacted_audio_to_object_storage",
             }
         ],
         "integrations": [
