@@ -23,8 +23,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_assemblyai.archive.s3_errors import s3_error_code
 from airflow_assemblyai.exceptions import ArchiveDestinationError
-from airflow_assemblyai.transfers.s3_upload import s3_error_code
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath

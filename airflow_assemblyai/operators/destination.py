@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_assemblyai.archive.destination import check_path_destination, check_s3_destination
+from airflow_assemblyai.archive.location import as_object_storage_path, split_s3_location
 from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
-from airflow_assemblyai.transfers.archive import split_s3_location
-from airflow_assemblyai.transfers.object_storage import as_object_storage_path
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
