@@ -45,6 +45,8 @@ from typing import IO, TYPE_CHECKING, Any, Final
 import numpy as np
 import soundfile
 
+from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
@@ -94,9 +96,11 @@ class RedactedRange:
 
     def __post_init__(self) -> None:
         if self.start_ms < 0:
-            raise ValueError(f"start_ms must be 0 or more, got {self.start_ms} (range {self.label!r})")
+            raise AssemblyAIInvalidInputError(
+                f"start_ms must be 0 or more, got {self.start_ms} (range {self.label!r})"
+            )
         if self.end_ms <= self.start_ms:
-            raise ValueError(
+            raise AssemblyAIInvalidInputError(
                 f"end_ms ({self.end_ms}) must be after start_ms ({self.start_ms}) (range {self.label!r})"
             )
 
@@ -185,9 +189,9 @@ def listen(
 ) -> ListeningResult:
     """Decode ``audio`` block by block and judge each range: beep or silence passes, else fails."""
     if tolerance_ms < 0:
-        raise ValueError(f"tolerance_ms must be 0 or more, got {tolerance_ms}")
+        raise AssemblyAIInvalidInputError(f"tolerance_ms must be 0 or more, got {tolerance_ms}")
     if block_frames < 1:
-        raise ValueError(f"block_frames must be 1 or more, got {block_frames}")
+        raise AssemblyAIInvalidInputError(f"block_frames must be 1 or more, got {block_frames}")
     wanted = tuple(_as_range(r) for r in ranges)
     with soundfile.SoundFile(audio) as sound:
         rate = int(sound.samplerate)
