@@ -11,9 +11,10 @@ from airflow.sdk import Asset, AssetAlias, BaseOperator
 from airflow_assemblyai.archive.archiver import Archiver, RecordOptions
 from airflow_assemblyai.archive.location import Destination, aws_conn_id_for, resolve_destination
 from airflow_assemblyai.archive.object_store_sink import ObjectStoreSink
+from airflow_assemblyai.archive.retention import completion_time, still_held_note
 from airflow_assemblyai.archive.s3_options import S3Options
 from airflow_assemblyai.archive.s3_sink import S3Sink
-from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
+from airflow_assemblyai.exceptions import AssemblyAIFinalError, AssemblyAIInvalidInputError
 from airflow_assemblyai.hooks.assemblyai import SUBTITLE_FORMATS, AssemblyAIHook
 from airflow_assemblyai.ids import validate_transcript_id
 
@@ -204,11 +205,27 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
         """
         transcript_id = validate_transcript_id(self.transcript_id)
         target = self._destination()
-        archived = self._new_archiver(target).archive(
-            transcript_id, target.key, record=self._record_options()
-        )
+        try:
+            archived = self._new_archiver(target).archive(
+                transcript_id, target.key, record=self._record_options()
+            )
+        except Exception as exc:
+            if isinstance(exc, AssemblyAIFinalError) or _is_last_try(context):
+                self._say_what_is_still_held(exc, transcript_id)
+            raise
         self._add_to_asset_aliases(context, *archived.asset_uris)
         return archived.uri
+
+    def _say_what_is_still_held(self, exc: Exception, transcript_id: str) -> None:
+        """End a final failure's message: the transcript held at AssemblyAI, its time left, what to re-run."""
+        try:
+            completed = completion_time(self.hook, transcript_id)
+        except Exception:  # the cause may be the API itself (a revoked key): say what is known
+            completed = None
+        note = still_held_note(transcript_id, completed=completed, task_id=self.task_id)
+        self.log.error("%s", note)
+        if exc.args and isinstance(exc.args[0], str):
+            exc.args = (f"{exc.args[0]} {note}", *exc.args[1:])
 
     def on_kill(self) -> None:
         """Stop a running copy: shut the download's connection and abort the multipart upload.
@@ -310,3 +327,12 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
         except Exception:
             return "https://api.assemblyai.com"
         return f"{parts.scheme}://{parts.hostname or ''}{port}"
+
+
+def _is_last_try(context: Context) -> bool:
+    """Return True when Airflow will not retry this task after a failure."""
+    ti = context.get("ti")
+    try_number, max_tries = getattr(ti, "try_number", None), getattr(ti, "max_tries", None)
+    if not isinstance(try_number, int) or not isinstance(max_tries, int):
+        return True
+    return try_number > max_tries
