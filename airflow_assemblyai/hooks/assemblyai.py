@@ -114,10 +114,10 @@ class AssemblyAIHook(BaseHook):
     (submit, upload) are retried only when nothing reached the server (connect errors) or on 429.
     Everything else (401, 403, 404, other 400s) raises a final error at once.
 
-    :param assemblyai_conn_id: Airflow connection id of type ``assemblyai``.
     The retry budget comes from the arguments below, else from the connection's extra fields of the
     same names, else from the defaults (5 attempts, 1 s first backoff, 60 s cap).
 
+    :param assemblyai_conn_id: Airflow connection id of type ``assemblyai``.
     :param max_attempts: attempts per request, the first included.
     :param retry_wait_initial: backoff scale in seconds (doubles each attempt, full jitter).
     :param retry_wait_max: longest backoff and longest ``Retry-After`` honoured, in seconds.
