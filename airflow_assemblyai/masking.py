@@ -1,6 +1,6 @@
 """Keep credentials carried by URLs out of the texts this provider stores, raises and logs.
 
-Two rules, for two kinds of text:
+Three rules, for two kinds of text and one kind of secret:
 
 - :func:`mask_urls_in` for text that came from elsewhere, such as AssemblyAI's error texts ("Download
   error, unable to download <audio_url>"). Every URL in it is cut to its origin (scheme, host, port):
@@ -11,14 +11,21 @@ Two rules, for two kinds of text:
 - :func:`mask_url` for a value the user configured and must recognise (the connection's Host): the
   path is kept, userinfo, query and fragment are masked.
 
-These texts go where Airflow's log masker cannot help: trigger events and exceptions are stored in
+- :func:`mask_presigned_url` for a pre-signed URL this provider holds (the redacted audio's): the
+  URL and each of its query values, in every form a log line may print them, are registered with
+  Airflow's log masker; :func:`mask_redirect_location` does the same for a redirect's ``Location``.
+
+The first two texts go where Airflow's log masker cannot help: trigger events and exceptions are stored in
 the metadata database, and the URL was never registered with the masker anyway.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
+
+import httpx
+from airflow.sdk.log import mask_secret
 
 MASK = "***"
 
@@ -75,3 +82,47 @@ def mask_url(url: str) -> str:
     if parts.fragment:
         shown += f"#{MASK}"
     return shown
+
+
+def mask_presigned_url(url: str) -> None:
+    """Mask a pre-signed URL, and every one of its query values, in every Airflow log.
+
+    Each value is registered as it stands in the URL (a base64 signature keeps its ``%2B``, ``%2F``
+    and ``%3D``), decoded, and encoded again in full, and the URL as httpx prints it too, so a log
+    line holding any of these forms prints ``***``. Airflow's masker itself leaves out values
+    shorter than ``[logging] min_length_masked_secret``.
+    """
+    for secret in presigned_url_forms(url):
+        mask_secret(secret)
+
+
+def mask_redirect_location(response: httpx.Response) -> None:
+    """Mask the ``Location`` an answer points to, as a pre-signed URL; an httpx response event hook.
+
+    A client that follows redirects sends its next request to that URL, and httpx logs it; wire
+    this as ``event_hooks={"response": [mask_redirect_location]}`` so the URL is masked first.
+    """
+    location = response.headers.get("Location")
+    if not location:
+        return
+    mask_presigned_url(location)
+    absolute = str(response.request.url.join(location))
+    if absolute != location:
+        mask_presigned_url(absolute)
+
+
+def presigned_url_forms(url: str) -> set[str]:
+    """Return ``url``, its httpx form, and each query value raw, decoded and fully encoded."""
+    try:
+        as_sent = str(httpx.URL(url))
+    except httpx.InvalidURL:
+        as_sent = url
+    forms = {url, as_sent}
+    for text in (url, as_sent):
+        for pair in urlsplit(text).query.split("&"):
+            raw = pair.partition("=")[2]
+            if not raw:
+                continue
+            decoded = unquote_plus(raw)
+            forms.update((raw, unquote(raw), decoded, quote(decoded, safe=""), quote_plus(decoded, safe="")))
+    return forms

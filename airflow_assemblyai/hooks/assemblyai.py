@@ -9,7 +9,6 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, cast
-from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
 import httpx
 import tenacity
@@ -30,7 +29,10 @@ from airflow_assemblyai.exceptions import (
 from airflow_assemblyai.hooks.settings import ConnectionSettings, parse_speech_models, read_settings
 from airflow_assemblyai.http_rules import RETRYABLE_STATUS_CODES, retry_after_seconds
 from airflow_assemblyai.ids import validate_transcript_id
-from airflow_assemblyai.masking import mask_url, mask_urls_in
+from airflow_assemblyai.masking import mask_presigned_url, mask_url, mask_urls_in
+from airflow_assemblyai.masking import (  # moved to airflow_assemblyai.masking
+    mask_redirect_location as mask_redirect_location,
+)
 from airflow_assemblyai.redaction import (
     NOT_FOUND_TEXT,
     RedactedAudio,
@@ -101,50 +103,6 @@ def _api_error_text(response: httpx.Response) -> str:
     return ""
 
 
-def mask_presigned_url(url: str) -> None:
-    """Mask a pre-signed URL, and every one of its query values, in every Airflow log.
-
-    Each value is registered as it stands in the URL (a base64 signature keeps its ``%2B``, ``%2F``
-    and ``%3D``), decoded, and encoded again in full, and the URL as httpx prints it too, so a log
-    line holding any of these forms prints ``***``. Airflow's masker itself leaves out values
-    shorter than ``[logging] min_length_masked_secret``.
-    """
-    for secret in _presigned_url_forms(url):
-        mask_secret(secret)
-
-
-def mask_redirect_location(response: httpx.Response) -> None:
-    """Mask the ``Location`` an answer points to, as a pre-signed URL; an httpx response event hook.
-
-    A client that follows redirects sends its next request to that URL, and httpx logs it; wire
-    this as ``event_hooks={"response": [mask_redirect_location]}`` so the URL is masked first.
-    """
-    location = response.headers.get("Location")
-    if not location:
-        return
-    mask_presigned_url(location)
-    absolute = str(response.request.url.join(location))
-    if absolute != location:
-        mask_presigned_url(absolute)
-
-
-def _presigned_url_forms(url: str) -> set[str]:
-    """Return ``url``, its httpx form, and each query value raw, decoded and fully encoded."""
-    try:
-        as_sent = str(httpx.URL(url))
-    except httpx.InvalidURL:
-        as_sent = url
-    forms = {url, as_sent}
-    for text in (url, as_sent):
-        for pair in urlsplit(text).query.split("&"):
-            raw = pair.partition("=")[2]
-            if not raw:
-                continue
-            decoded = unquote_plus(raw)
-            forms.update((raw, unquote(raw), decoded, quote(decoded, safe=""), quote_plus(decoded, safe="")))
-    return forms
-
-
 class AssemblyAIHook(BaseHook):
     """Talk to the AssemblyAI v2 API, with one retry policy for sync and async calls.
 
@@ -158,10 +116,10 @@ class AssemblyAIHook(BaseHook):
     (submit, upload) are retried only when nothing reached the server (connect errors) or on 429.
     Everything else (401, 403, 404, other 400s) raises a final error at once.
 
-    :param assemblyai_conn_id: Airflow connection id of type ``assemblyai``.
     The retry budget comes from the arguments below, else from the connection's extra fields of the
     same names, else from the defaults (5 attempts, 1 s first backoff, 60 s cap).
 
+    :param assemblyai_conn_id: Airflow connection id of type ``assemblyai``.
     :param max_attempts: attempts per request, the first included.
     :param retry_wait_initial: backoff scale in seconds (doubles each attempt, full jitter).
     :param retry_wait_max: longest backoff and longest ``Retry-After`` honoured, in seconds.

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,11 @@ import pytest
 
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator, Faults
+from airflow_assemblyai.testing.pytest_plugin import run_dag_test
 from tests.integration.dags import load_dag_module
 from tests.support import s3_client
+
+pytestmark = pytest.mark.usefixtures("airflow_metadata_db")
 
 GROUP_TASKS = ("transcribe", "wait", "archive", "delete")
 #: The digest the transfer records beside each archived audio (``x.mp3.digest.json``).
@@ -29,7 +32,7 @@ def load_batch_dag() -> Any:
 
 
 @pytest.fixture
-def batch_pool(airflow_db: Path) -> Iterator[str]:
+def batch_pool(airflow_metadata_db: Path) -> Iterator[str]:
     """Create the pool the batch DAG's recording tasks run in; remove it afterwards."""
     from airflow.models.pool import Pool
 
@@ -41,13 +44,17 @@ def batch_pool(airflow_db: Path) -> Iterator[str]:
 
 @pytest.fixture
 def batch(
-    emulator: Emulator, s3_bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    assemblyai_emulator: Emulator, s3_bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> dict[str, Any]:
     """Point the connections at the emulator and moto; return the run conf over a fresh source folder."""
-    conn = {"conn_type": "assemblyai", "password": emulator.api_key, "host": emulator.base_url}
+    conn = {
+        "conn_type": "assemblyai",
+        "password": assemblyai_emulator.api_key,
+        "host": assemblyai_emulator.base_url,
+    }
     monkeypatch.setenv("AIRFLOW_CONN_ASSEMBLYAI_DEFAULT", json.dumps(conn))
     monkeypatch.setenv("ASSEMBLYAI_EXAMPLE_POLL_SECONDS", "0.2")
-    emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1)
+    assemblyai_emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1)
     source = tmp_path / "calls"
     source.mkdir()
     return {"source": str(source), "bucket": s3_bucket, "key_prefix": "redacted/", "audio_format": "mp3"}
@@ -72,22 +79,22 @@ def audio_objects(stored: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
     return {k: v for k, v in stored.items() if k.endswith(".redacted.mp3")}
 
 
-def all_keys(moto_server: str, bucket: str) -> set[str]:
-    s3 = s3_client(moto_server)
+def all_keys(local_s3_endpoint: str, bucket: str) -> set[str]:
+    s3 = s3_client(local_s3_endpoint)
     return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
 
 
-def objects(moto_server: str, bucket: str) -> dict[str, dict[str, Any]]:
+def objects(local_s3_endpoint: str, bucket: str) -> dict[str, dict[str, Any]]:
     """Return the stored objects, the digest recorded beside each archived audio left aside
     (:func:`digest_files` lists those)."""
-    s3 = s3_client(moto_server)
-    keys = sorted(k for k in all_keys(moto_server, bucket) if not k.endswith(DIGEST_SUFFIX))
+    s3 = s3_client(local_s3_endpoint)
+    keys = sorted(k for k in all_keys(local_s3_endpoint, bucket) if not k.endswith(DIGEST_SUFFIX))
     return {key: s3.head_object(Bucket=bucket, Key=key) for key in keys}
 
 
-def digest_files(moto_server: str, bucket: str) -> set[str]:
+def digest_files(local_s3_endpoint: str, bucket: str) -> set[str]:
     """Return the keys of the digests the transfer recorded beside the archived audio."""
-    return {k for k in all_keys(moto_server, bucket) if k.endswith(DIGEST_SUFFIX)}
+    return {k for k in all_keys(local_s3_endpoint, bucket) if k.endswith(DIGEST_SUFFIX)}
 
 
 def summary_of(dag_run: Any) -> dict[str, Any]:
@@ -97,17 +104,16 @@ def summary_of(dag_run: Any) -> dict[str, Any]:
 @pytest.mark.usefixtures("batch_pool")
 def test_one_bad_recording_fails_alone_the_others_are_archived_and_purged(
     batch: dict[str, Any],
-    emulator: Emulator,
-    moto_server: str,
-    dag_runner: Callable[..., Any],
+    assemblyai_emulator: Emulator,
+    local_s3_endpoint: str,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     paths = add_recordings(Path(batch["source"]), 4)
     # The first API request of the run (one recording's upload) is refused for good.
-    emulator.queue_responses([400])
+    assemblyai_emulator.queue_responses([400])
 
-    dag_run = dag_runner(load_batch_dag().dag, run_conf=batch)
+    dag_run = run_dag_test(load_batch_dag().dag, run_conf=batch)
 
     assert dag_run.state == "failed"  # the summary fails the run: one recording did not make it
     states: dict[int, dict[str, str]] = {}
@@ -125,16 +131,16 @@ def test_one_bad_recording_fails_alone_the_others_are_archived_and_purged(
     assert all(s == dict.fromkeys(GROUP_TASKS, "success") for s in states.values())
     assert str(dag_run.get_task_instance("summarize").state) == "failed"
 
-    stored = objects(moto_server, batch["bucket"])
+    stored = objects(local_s3_endpoint, batch["bucket"])
     assert len(stored) == 3
     bad_path = paths[bad[0]]
     assert archive_key(bad_path) not in stored
     for head in stored.values():
         transcript_id = head["Metadata"]["assemblyai-transcript-id"]
-        assert head["ContentLength"] == len(emulator.redacted_audio(transcript_id))
-        assert emulator.deleted(transcript_id)
+        assert head["ContentLength"] == len(assemblyai_emulator.redacted_audio(transcript_id))
+        assert assemblyai_emulator.deleted(transcript_id)
     assert {archive_key(p) for p in paths if p != bad_path} == set(stored)
-    assert digest_files(moto_server, batch["bucket"]) == {k + DIGEST_SUFFIX for k in stored}
+    assert digest_files(local_s3_endpoint, batch["bucket"]) == {k + DIGEST_SUFFIX for k in stored}
 
     summary = summary_of(dag_run)
     assert summary["archived"] == 3
@@ -148,7 +154,7 @@ def test_one_bad_recording_fails_alone_the_others_are_archived_and_purged(
     logs = "".join(capfd.readouterr()) + caplog.text
     assert "Batch: 3 archived" in logs
     assert f"Failed: file://{bad_path} (transcribe failed" in logs
-    assert emulator.api_key not in logs
+    assert assemblyai_emulator.api_key not in logs
 
 
 def marker_key(path: Path, source: Path | None = None) -> str:
@@ -156,21 +162,21 @@ def marker_key(path: Path, source: Path | None = None) -> str:
     return archive_key(path, source) + ".submission.json"
 
 
-def put_marker(moto_server: str, bucket: str, key: str, transcript_id: str | None) -> None:
+def put_marker(local_s3_endpoint: str, bucket: str, key: str, transcript_id: str | None) -> None:
     """Write a submission marker as the transcribe task does (without an id: the POST's answer was lost)."""
     body = {"source": "an earlier run", "started_at": "2026-12-01T00:00:00+00:00"}
     if transcript_id:
         body |= {"transcript_id": transcript_id, "submitted_at": "2026-12-01T00:00:01+00:00"}
-    s3 = s3_client(moto_server)
+    s3 = s3_client(local_s3_endpoint)
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode())
 
 
-def archive_by_hand(batch: dict[str, Any], emulator: Emulator, path: Path) -> str:
+def archive_by_hand(batch: dict[str, Any], assemblyai_emulator: Emulator, path: Path) -> str:
     """Archive a completed transcript of ``path`` at its key, as a run whose delete failed left it."""
     from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
 
     # A multipart ETag: no MD5 of the source, so the purge compares the SHA-256 recorded beside it.
-    transcript_id = emulator.add_transcript(
+    transcript_id = assemblyai_emulator.add_transcript(
         params={"redact_pii": True, "redact_pii_audio": True}, faults=Faults(etag_style="multipart")
     )
     key = archive_key(path, Path(batch["source"]))
@@ -182,25 +188,27 @@ def archive_by_hand(batch: dict[str, Any], emulator: Emulator, path: Path) -> st
 
 @pytest.mark.usefixtures("batch_pool")
 def test_a_rerun_submits_nothing_archived_and_purges_a_transcript_left_behind(
-    batch: dict[str, Any], emulator: Emulator, moto_server: str, dag_runner: Callable[..., Any]
+    batch: dict[str, Any], assemblyai_emulator: Emulator, local_s3_endpoint: str
 ) -> None:
     source = Path(batch["source"])
     paths = add_recordings(source, 3)
     # An earlier run archived the first recording, but its delete never happened: its marker stays.
-    left_behind = archive_by_hand(batch, emulator, paths[0])
-    put_marker(moto_server, batch["bucket"], marker_key(paths[0]), left_behind)
-    emulator.requests.clear()
+    left_behind = archive_by_hand(batch, assemblyai_emulator, paths[0])
+    put_marker(local_s3_endpoint, batch["bucket"], marker_key(paths[0]), left_behind)
+    assemblyai_emulator.requests.clear()
     dag = load_batch_dag().dag
 
-    first = dag_runner(dag, run_conf=batch)
+    first = run_dag_test(dag, run_conf=batch)
 
     assert first.state == "success"
-    assert emulator.count("POST", "/v2/transcript") == 2  # the archived recording was not submitted again
-    assert emulator.deleted(left_behind)
-    stored = objects(moto_server, batch["bucket"])
+    assert (
+        assemblyai_emulator.count("POST", "/v2/transcript") == 2
+    )  # the archived recording was not submitted again
+    assert assemblyai_emulator.deleted(left_behind)
+    stored = objects(local_s3_endpoint, batch["bucket"])
     assert set(stored) == {archive_key(p) for p in paths}  # every marker is gone once purged
     # The digests beside the archives are neither recordings to archive nor markers to purge.
-    assert digest_files(moto_server, batch["bucket"]) == {archive_key(p) + DIGEST_SUFFIX for p in paths}
+    assert digest_files(local_s3_endpoint, batch["bucket"]) == {archive_key(p) + DIGEST_SUFFIX for p in paths}
     assert summary_of(first) | {"failed_recordings": [], "not_purged": []} == {
         "recordings": 3,
         "archived": 2,
@@ -212,15 +220,15 @@ def test_a_rerun_submits_nothing_archived_and_purges_a_transcript_left_behind(
         "not_purged": [],
     }
     add_recordings(source, 1, start=3)
-    before = objects(moto_server, batch["bucket"])
-    emulator.requests.clear()
+    before = objects(local_s3_endpoint, batch["bucket"])
+    assemblyai_emulator.requests.clear()
 
-    second = dag_runner(dag, run_conf=batch)
+    second = run_dag_test(dag, run_conf=batch)
 
     assert second.state == "success"
-    assert emulator.count("POST", "/v2/transcript") == 1  # only the new recording
-    assert emulator.count("DELETE") == 1  # its own purge; the skipped ones were purged already
-    after = objects(moto_server, batch["bucket"])
+    assert assemblyai_emulator.count("POST", "/v2/transcript") == 1  # only the new recording
+    assert assemblyai_emulator.count("DELETE") == 1  # its own purge; the skipped ones were purged already
+    after = objects(local_s3_endpoint, batch["bucket"])
     assert set(after) == set(before) | {archive_key(source / "call-0003.wav")}
     for key, head in before.items():
         assert after[key]["ETag"] == head["ETag"]  # nothing archived was written again
@@ -231,29 +239,28 @@ def test_a_rerun_submits_nothing_archived_and_purges_a_transcript_left_behind(
 @pytest.mark.usefixtures("batch_pool")
 def test_the_batch_purge_checks_the_archive_and_never_purges_on_a_transcript_id_alone(
     batch: dict[str, Any],
-    emulator: Emulator,
-    moto_server: str,
-    dag_runner: Callable[..., Any],
+    assemblyai_emulator: Emulator,
+    local_s3_endpoint: str,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     (path,) = add_recordings(Path(batch["source"]), 1)
-    transcript_id = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
+    transcript_id = assemblyai_emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
     # 13 bytes at the archive key carry the id, and a recorded length they do not have.
-    s3 = s3_client(moto_server)
+    s3 = s3_client(local_s3_endpoint)
     s3.put_object(
         Bucket=batch["bucket"],
         Key=archive_key(path),
         Body=b"earlier bytes",
         Metadata={"assemblyai-transcript-id": transcript_id, "assemblyai-source-length": "48044"},
     )
-    put_marker(moto_server, batch["bucket"], marker_key(path), transcript_id)
+    put_marker(local_s3_endpoint, batch["bucket"], marker_key(path), transcript_id)
 
-    dag_run = dag_runner(load_batch_dag().dag, run_conf=batch)
+    dag_run = run_dag_test(load_batch_dag().dag, run_conf=batch)
 
-    assert not emulator.deleted(transcript_id)  # the only redacted audio stays at AssemblyAI
-    assert emulator.count("DELETE") == 0
+    assert not assemblyai_emulator.deleted(transcript_id)  # the only redacted audio stays at AssemblyAI
+    assert assemblyai_emulator.count("DELETE") == 0
     assert dag_run.state == "failed"
-    assert marker_key(path) in objects(moto_server, batch["bucket"])  # the next run tries again
+    assert marker_key(path) in objects(local_s3_endpoint, batch["bucket"])  # the next run tries again
     logs = "".join(capfd.readouterr())
     assert f"Transcript {transcript_id} was not deleted" in logs
 
@@ -262,63 +269,63 @@ def test_the_batch_purge_checks_the_archive_and_never_purges_on_a_transcript_id_
 @pytest.mark.parametrize("failing", ["wait", "archive"])
 def test_a_rerun_after_a_failed_wait_or_archive_resumes_the_transcript_and_bills_nothing_twice(
     batch: dict[str, Any],
-    emulator: Emulator,
-    moto_server: str,
-    dag_runner: Callable[..., Any],
+    assemblyai_emulator: Emulator,
+    local_s3_endpoint: str,
     failing: str,
 ) -> None:
     source = Path(batch["source"])
     paths = add_recordings(source, 2)
     if failing == "wait":  # each transcript's first request by id is refused for good
-        emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1, api_errors=[400])
+        assemblyai_emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1, api_errors=[400])
     else:  # the file host serves an error page instead of the audio, on every attempt
-        emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1, substitute_body="html")
+        assemblyai_emulator.next_faults = Faults(
+            processing_seconds=0.5, render_polls=1, substitute_body="html"
+        )
     dag = load_batch_dag().dag
 
-    first = dag_runner(dag, run_conf=batch)
+    first = run_dag_test(dag, run_conf=batch)
 
     assert first.state == "failed"
-    assert emulator.count("POST", "/v2/transcript") == 2
-    submitted = {r.transcript_id for r in emulator.requests if r.transcript_id}
+    assert assemblyai_emulator.count("POST", "/v2/transcript") == 2
+    submitted = {r.transcript_id for r in assemblyai_emulator.requests if r.transcript_id}
     assert len(submitted) == 2
-    assert audio_objects(objects(moto_server, batch["bucket"])) == {}
+    assert audio_objects(objects(local_s3_endpoint, batch["bucket"])) == {}
     states = {ti.task_id: str(ti.state) for ti in first.get_task_instances()}
     assert states[f"recording.{failing}"] == "failed"
-    emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1)
+    assemblyai_emulator.next_faults = Faults(processing_seconds=0.5, render_polls=1)
     for transcript_id in submitted:
-        emulator.set_faults(transcript_id, Faults())
-    emulator.requests.clear()
+        assemblyai_emulator.set_faults(transcript_id, Faults())
+    assemblyai_emulator.requests.clear()
 
-    second = dag_runner(dag, run_conf=batch)
+    second = run_dag_test(dag, run_conf=batch)
 
     assert second.state == "success"
-    assert emulator.count("POST", "/v2/upload") == 0  # nothing uploaded again
-    assert emulator.count("POST", "/v2/transcript") == 0  # nothing submitted again: no second bill
-    stored = objects(moto_server, batch["bucket"])
+    assert assemblyai_emulator.count("POST", "/v2/upload") == 0  # nothing uploaded again
+    assert assemblyai_emulator.count("POST", "/v2/transcript") == 0  # nothing submitted again: no second bill
+    stored = objects(local_s3_endpoint, batch["bucket"])
     assert set(stored) == {archive_key(p) for p in paths}  # archived; the markers are gone
     assert {h["Metadata"]["assemblyai-transcript-id"] for h in stored.values()} == submitted
-    assert all(emulator.deleted(t) for t in submitted)  # the first run's transcripts are purged
+    assert all(assemblyai_emulator.deleted(t) for t in submitted)  # the first run's transcripts are purged
 
 
 @pytest.mark.usefixtures("batch_pool")
 def test_a_submission_whose_answer_was_lost_is_never_sent_again(
     batch: dict[str, Any],
-    emulator: Emulator,
-    moto_server: str,
-    dag_runner: Callable[..., Any],
+    assemblyai_emulator: Emulator,
+    local_s3_endpoint: str,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     source = Path(batch["source"])
     lost, fresh = add_recordings(source, 2)
     # An earlier run marked the submission, then died before AssemblyAI's answer was recorded.
-    put_marker(moto_server, batch["bucket"], marker_key(lost), None)
+    put_marker(local_s3_endpoint, batch["bucket"], marker_key(lost), None)
 
-    dag_run = dag_runner(load_batch_dag().dag, run_conf=batch)
+    dag_run = run_dag_test(load_batch_dag().dag, run_conf=batch)
 
     assert dag_run.state == "failed"
-    assert emulator.count("POST", "/v2/upload") == 1
-    assert emulator.count("POST", "/v2/transcript") == 1  # only the fresh recording
-    assert set(audio_objects(objects(moto_server, batch["bucket"]))) == {archive_key(fresh)}
+    assert assemblyai_emulator.count("POST", "/v2/upload") == 1
+    assert assemblyai_emulator.count("POST", "/v2/transcript") == 1  # only the fresh recording
+    assert set(audio_objects(objects(local_s3_endpoint, batch["bucket"]))) == {archive_key(fresh)}
     logs = "".join(capfd.readouterr())
     assert "may have reached AssemblyAI" in logs
     assert f"s3://{batch['bucket']}/{marker_key(lost)}" in logs
@@ -326,18 +333,18 @@ def test_a_submission_whose_answer_was_lost_is_never_sent_again(
 
 @pytest.mark.usefixtures("batch_pool")
 def test_a_source_folder_moved_is_recognised_and_nothing_is_submitted_again(
-    batch: dict[str, Any], emulator: Emulator, moto_server: str, dag_runner: Callable[..., Any]
+    batch: dict[str, Any], assemblyai_emulator: Emulator, local_s3_endpoint: str
 ) -> None:
     source = Path(batch["source"])
     (source / "team-a").mkdir()
     paths = [*add_recordings(source, 1), *add_recordings(source / "team-a", 1, start=1)]
     dag = load_batch_dag().dag
 
-    first = dag_runner(dag, run_conf=batch)
+    first = run_dag_test(dag, run_conf=batch)
 
     assert first.state == "success"
     assert (
-        set(objects(moto_server, batch["bucket"]))
+        set(objects(local_s3_endpoint, batch["bucket"]))
         == {
             "redacted/call-0000.wav.redacted.mp3",
             "redacted/team-a/call-0001.wav.redacted.mp3",
@@ -345,12 +352,12 @@ def test_a_source_folder_moved_is_recognised_and_nothing_is_submitted_again(
         == {archive_key(p, source) for p in paths}
     )
     moved = source.rename(source.parent / "moved-calls")
-    emulator.requests.clear()
+    assemblyai_emulator.requests.clear()
 
-    second = dag_runner(dag, run_conf=batch | {"source": str(moved)})
+    second = run_dag_test(dag, run_conf=batch | {"source": str(moved)})
 
     assert second.state == "success"
-    assert emulator.count("POST") == 0  # nothing uploaded, nothing submitted: no second bill
+    assert assemblyai_emulator.count("POST") == 0  # nothing uploaded, nothing submitted: no second bill
     summary = summary_of(second)
     assert (summary["recordings"], summary["skipped"], summary["archived"]) == (2, 2, 0)
 
@@ -358,9 +365,8 @@ def test_a_source_folder_moved_is_recognised_and_nothing_is_submitted_again(
 @pytest.mark.usefixtures("batch_pool")
 def test_the_source_listing_never_follows_a_symbolic_link(
     batch: dict[str, Any],
-    emulator: Emulator,
-    moto_server: str,
-    dag_runner: Callable[..., Any],
+    assemblyai_emulator: Emulator,
+    local_s3_endpoint: str,
     tmp_path: Path,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
@@ -374,11 +380,11 @@ def test_the_source_listing_never_follows_a_symbolic_link(
     (source / "leak.wav").symlink_to(secret)
     (source / "linked").symlink_to(outside, target_is_directory=True)
 
-    dag_run = dag_runner(load_batch_dag().dag, run_conf=batch)
+    dag_run = run_dag_test(load_batch_dag().dag, run_conf=batch)
 
     assert dag_run.state == "success"
-    assert emulator.count("POST", "/v2/upload") == 1  # only the real recording left the worker
-    assert set(objects(moto_server, batch["bucket"])) == {archive_key(real)}
+    assert assemblyai_emulator.count("POST", "/v2/upload") == 1  # only the real recording left the worker
+    assert set(objects(local_s3_endpoint, batch["bucket"])) == {archive_key(real)}
     logs = "".join(capfd.readouterr()) + caplog.text
     assert f"Skipped {source / 'leak.wav'}: a symbolic link" in logs
     assert f"Skipped {source / 'linked'}: a symbolic link" in logs
@@ -386,18 +392,17 @@ def test_the_source_listing_never_follows_a_symbolic_link(
 
 def test_a_missing_pool_fails_the_run_at_once_naming_the_fix(
     batch: dict[str, Any],
-    emulator: Emulator,
-    dag_runner: Callable[..., Any],
+    assemblyai_emulator: Emulator,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     add_recordings(Path(batch["source"]), 2)
 
-    dag_run = dag_runner(load_batch_dag().dag, run_conf=batch)
+    dag_run = run_dag_test(load_batch_dag().dag, run_conf=batch)
 
     assert dag_run.state == "failed"
     assert str(dag_run.get_task_instance("check_pool").state) == "failed"
     assert str(dag_run.get_task_instance("plan").state) == "upstream_failed"
-    assert emulator.count() == 0  # nothing was sent to AssemblyAI
+    assert assemblyai_emulator.count() == 0  # nothing was sent to AssemblyAI
     logs = "".join(capfd.readouterr())
     assert "The pool 'assemblyai' does not exist" in logs
     assert "airflow pools set assemblyai 8" in logs
@@ -440,18 +445,17 @@ def refusing_api_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_a_pool_check_the_api_server_refuses_fails_the_run_naming_the_fix(
     batch: dict[str, Any],
-    emulator: Emulator,
+    assemblyai_emulator: Emulator,
     refusing_api_server: str,
-    dag_runner: Callable[..., Any],
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     add_recordings(Path(batch["source"]), 1)
 
-    dag_run = dag_runner(load_batch_dag().dag, run_conf=batch)
+    dag_run = run_dag_test(load_batch_dag().dag, run_conf=batch)
 
     assert dag_run.state == "failed"
     assert str(dag_run.get_task_instance("check_pool").state) == "failed"
-    assert emulator.count() == 0  # nothing was sent to AssemblyAI
+    assert assemblyai_emulator.count() == 0  # nothing was sent to AssemblyAI
     logs = "".join(capfd.readouterr())
     assert f"{refusing_api_server}/api/v2/pools/assemblyai answered HTTP 401" in logs
     assert "check_pool=false" in logs
@@ -460,19 +464,18 @@ def test_a_pool_check_the_api_server_refuses_fails_the_run_naming_the_fix(
 @pytest.mark.usefixtures("batch_pool")
 def test_more_recordings_than_max_map_length_are_refused_before_anything_is_sent(
     batch: dict[str, Any],
-    emulator: Emulator,
-    dag_runner: Callable[..., Any],
+    assemblyai_emulator: Emulator,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     source = Path(batch["source"])
     for n in range(1025):  # one more than the default [core] max_map_length
         (source / f"call-{n:04d}.wav").write_bytes(b"RIFF")
 
-    dag_run = dag_runner(load_batch_dag().dag, run_conf=batch)
+    dag_run = run_dag_test(load_batch_dag().dag, run_conf=batch)
 
     assert dag_run.state == "failed"
     assert str(dag_run.get_task_instance("plan").state) == "failed"
-    assert emulator.count() == 0
+    assert assemblyai_emulator.count() == 0
     logs = "".join(capfd.readouterr())
     assert "1,025 recordings under " in logs
     assert "more than the 1,024 mapped tasks one run may hold ([core] max_map_length)" in logs
