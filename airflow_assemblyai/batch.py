@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import ObjectStoragePath
 
+from airflow_assemblyai.archive.location import archive_uri, parse_archive_uri
 from airflow_assemblyai.exceptions import AssemblyAIFinalError, AssemblyAIInvalidInputError
 from airflow_assemblyai.operators.submission import SubmissionMarker
-from airflow_assemblyai.transfers.archive import archive_uri, parse_archive_uri
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Sequence

@@ -24,7 +24,9 @@ from airflow_assemblyai.batch import GROUP, POOL
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
 from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
-from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
+    AssemblyAIRedactedAudioToObjectStorageOperator,
+)
 
 DAG_ID = "example_assemblyai_redacted_audio_batch"
 POLL_SECONDS = float(os.environ.get("ASSEMBLYAI_EXAMPLE_POLL_SECONDS", "30"))
@@ -100,7 +102,7 @@ with DAG(
             retry_delay=timedelta(seconds=POLL_SECONDS),
             do_xcom_push=False,  # nothing reads it, so the triggerer ends the task itself
         )
-        archive = AssemblyAIRedactedAudioToS3Operator(
+        archive = AssemblyAIRedactedAudioToObjectStorageOperator(
             task_id="archive",
             transcript_id=transcribe.output,
             s3_bucket="{{ params.bucket }}",

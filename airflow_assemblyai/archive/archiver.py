@@ -24,7 +24,7 @@ from airflow_assemblyai.archive.record import DigestingReader, RecordKeys
 from airflow_assemblyai.archive.record_writer import RecordWriter
 from airflow_assemblyai.archive.sinks import ArchivedAudio, AudioUpload
 from airflow_assemblyai.exceptions import AssemblyAIError, AssemblyAIRequestError, AssemblyAITransientError
-from airflow_assemblyai.hooks.assemblyai import mask_redirect_location
+from airflow_assemblyai.masking import mask_redirect_location
 from airflow_assemblyai.redaction import judge_transcript
 
 if TYPE_CHECKING:

@@ -30,9 +30,6 @@ from airflow_assemblyai.hooks.settings import ConnectionSettings, parse_speech_m
 from airflow_assemblyai.http_rules import RETRYABLE_STATUS_CODES, retry_after_seconds
 from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.masking import mask_presigned_url, mask_url, mask_urls_in
-from airflow_assemblyai.masking import (  # moved to airflow_assemblyai.masking
-    mask_redirect_location as mask_redirect_location,
-)
 from airflow_assemblyai.redaction import (
     NOT_FOUND_TEXT,
     RedactedAudio,

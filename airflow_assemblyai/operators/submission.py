@@ -16,9 +16,14 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow_assemblyai.archive.location import parse_archive_uri
+from airflow_assemblyai.archive.s3_errors import (
+    ConditionalWrite,
+    conditional_write_outcome,
+    explain_s3_error,
+    s3_error_code,
+)
 from airflow_assemblyai.exceptions import AssemblyAIFinalError, AssemblyAIInvalidInputError
-from airflow_assemblyai.transfers.archive import parse_archive_uri
-from airflow_assemblyai.transfers.s3_upload import explain_s3_error, s3_error_code
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -107,12 +112,13 @@ class SubmissionMarker:
         try:
             self.s3_hook.get_conn().put_object(Body=body, **args)
         except ClientError as exc:
-            code, status = s3_error_code(exc)
-            if create_only and (
-                status == 412 or code in ("PreconditionFailed", "ConditionalRequestConflict")
-            ):
+            outcome = conditional_write_outcome(exc) if create_only else None
+            if outcome in (
+                ConditionalWrite.TAKEN,
+                ConditionalWrite.CONFLICT,
+            ):  # another claim won, or is winning
                 return False
-            if create_only and (status == 501 or code == "NotImplemented"):
+            if outcome is ConditionalWrite.UNSUPPORTED:
                 # A store without conditional writes: check, then write (two racing writers could both win).
                 return self.read() is None and self._put(submission, create_only=False)
             raise self._explain(exc) from None

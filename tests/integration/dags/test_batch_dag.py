@@ -173,14 +173,16 @@ def put_marker(local_s3_endpoint: str, bucket: str, key: str, transcript_id: str
 
 def archive_by_hand(batch: dict[str, Any], assemblyai_emulator: Emulator, path: Path) -> str:
     """Archive a completed transcript of ``path`` at its key, as a run whose delete failed left it."""
-    from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+    from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
+        AssemblyAIRedactedAudioToObjectStorageOperator,
+    )
 
     # A multipart ETag: no MD5 of the source, so the purge compares the SHA-256 recorded beside it.
     transcript_id = assemblyai_emulator.add_transcript(
         params={"redact_pii": True, "redact_pii_audio": True}, faults=Faults(etag_style="multipart")
     )
     key = archive_key(path, Path(batch["source"]))
-    AssemblyAIRedactedAudioToS3Operator(
+    AssemblyAIRedactedAudioToObjectStorageOperator(
         task_id="archive", transcript_id=transcript_id, s3_bucket=batch["bucket"], s3_key=key
     ).execute({})  # type: ignore[arg-type]
     return transcript_id

@@ -19,7 +19,7 @@ import pytest
 import structlog
 from airflow.sdk.log import logging_processors
 
-from airflow_assemblyai.hooks.assemblyai import mask_presigned_url, mask_redirect_location
+from airflow_assemblyai.masking import mask_presigned_url, mask_redirect_location
 
 
 def sigv2_url(base: str = "https://bucket.s3.amazonaws.com/redacted-audio") -> tuple[str, dict[str, str]]:
