@@ -1,7 +1,9 @@
-"""Shared fixtures: the Airflow DB, a moto S3 server, a fresh bucket, a DAG runner, the emulator.
+"""Shared fixtures beside the provider's pytest plugin: a fresh S3 bucket and an S3 client.
 
-The emulator fixtures come from the provider's own pytest plugin (opted into by the root
-``conftest.py``); ``emulator`` and ``emulator_connection`` are the short names the tests use.
+The emulator, the Airflow DB and the moto S3 server come from the provider's own pytest plugin
+(opted into by the root ``conftest.py``); tests use its names: ``assemblyai_emulator``,
+``assemblyai_connection``, ``airflow_metadata_db``, ``local_s3_endpoint``, and ``run_dag_test``
+imported from :mod:`airflow_assemblyai.testing.pytest_plugin`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from airflow_assemblyai.testing.emulator import Emulator
 from airflow_assemblyai.testing.loopback import aws_connection_env
 from airflow_assemblyai.testing.pytest_plugin import run_dag_test
 from tests import support
+
+# -- Short aliases of the plugin's fixtures, kept only for test files that still use them; new and
+# moved tests use the plugin's names. Remove them once no test requests them.
 
 
 @pytest.fixture
@@ -44,22 +49,25 @@ def moto_server(local_s3_endpoint: str) -> str:
 
 
 @pytest.fixture
-def s3_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def dag_runner(airflow_db: Path) -> Callable[..., Any]:
+    """Return the plugin's ``run_dag_test``: ``dag.test()`` of a DAG built in a test, on the metadata DB."""
+    return run_dag_test
+
+
+# -- Fixtures of this repository's tests.
+
+
+@pytest.fixture
+def s3_bucket(local_s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Create a fresh bucket on the moto server and point ``aws_default`` at it; yield its name."""
-    for name, value in aws_connection_env(endpoint_url=moto_server).items():
+    for name, value in aws_connection_env(endpoint_url=local_s3_endpoint).items():
         monkeypatch.setenv(name, value)
     bucket = f"bucket-{uuid.uuid4().hex[:12]}"
-    support.s3_client(moto_server).create_bucket(Bucket=bucket)
+    support.s3_client(local_s3_endpoint).create_bucket(Bucket=bucket)
     return bucket
 
 
 @pytest.fixture
-def s3_client(moto_server: str) -> Any:
+def s3_client(local_s3_endpoint: str) -> Any:
     """Return a boto3 S3 client of the moto server."""
-    return support.s3_client(moto_server)
-
-
-@pytest.fixture
-def dag_runner(airflow_db: Path) -> Callable[..., Any]:
-    """Return the plugin's ``run_dag_test``: ``dag.test()`` of a DAG built in a test, on the metadata DB."""
-    return run_dag_test
+    return support.s3_client(local_s3_endpoint)

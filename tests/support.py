@@ -12,6 +12,8 @@ REDACT: dict[str, Any] = {
 }
 #: The same, with the redacted audio rendered as WAV.
 WAV: dict[str, Any] = {**REDACT, "redact_pii_audio_quality": "wav"}
+#: The speech model chain a request must name (the emulator refuses a request without one).
+MODELS: dict[str, Any] = {"speech_models": ["universal-3-5-pro", "universal-2"]}
 #: A connection retry budget that keeps tests of retries fast.
 FAST_RETRIES: dict[str, Any] = {"max_attempts": 3, "retry_wait_initial": 0.01, "retry_wait_max": 0.05}
 

@@ -29,22 +29,22 @@ RECORDINGS = 8
 
 
 def test_every_wait_resumes_after_the_triggerer_is_killed_and_each_recording_is_archived_once(
-    tmp_path: Path, emulator: Emulator, moto_server: str, s3_bucket: str
+    tmp_path: Path, assemblyai_emulator: Emulator, local_s3_endpoint: str, s3_bucket: str
 ) -> None:
-    s3 = s3_client(moto_server)
+    s3 = s3_client(local_s3_endpoint)
     s3.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
     source = tmp_path / "calls"
     source.mkdir()
     for n in range(RECORDINGS):
         (source / f"call-{n}.wav").write_bytes(synth_wav(seconds=1.0 + n % 3))
-    emulator.processing_seconds = 24 * 3600  # "processing" until the test lets them finish
-    aws = {"endpoint_url": moto_server, "region_name": "us-east-1"}
+    assemblyai_emulator.processing_seconds = 24 * 3600  # "processing" until the test lets them finish
+    aws = {"endpoint_url": local_s3_endpoint, "region_name": "us-east-1"}
     deployment = Deployment(
         tmp_path / "airflow-home",
         assemblyai_connection={
             "conn_type": "assemblyai",
-            "password": emulator.api_key,
-            "host": emulator.base_url,
+            "password": assemblyai_emulator.api_key,
+            "host": assemblyai_emulator.base_url,
         },
         dags_folder=REPO / "dags",
         env={
@@ -69,7 +69,7 @@ def test_every_wait_resumes_after_the_triggerer_is_killed_and_each_recording_is_
             """Count each transcript's reads and redacted-audio asks."""
             return Counter(
                 r.transcript_id
-                for r in list(emulator.requests)
+                for r in list(assemblyai_emulator.requests)
                 if r.method == "GET"
                 and r.transcript_id
                 and r.path
@@ -77,7 +77,11 @@ def test_every_wait_resumes_after_the_triggerer_is_killed_and_each_recording_is_
             )
 
         def listings() -> int:
-            return sum(1 for r in list(emulator.requests) if r.method == "GET" and r.path == "/v2/transcript")
+            return sum(
+                1
+                for r in list(assemblyai_emulator.requests)
+                if r.method == "GET" and r.path == "/v2/transcript"
+            )
 
         def all_waits_deferred_and_hosted_by_the_triggerer() -> bool:
             waits = [s for (t, _), s in deployment.task_states(DAG_ID).items() if t == "recording.wait"]
@@ -93,7 +97,7 @@ def test_every_wait_resumes_after_the_triggerer_is_killed_and_each_recording_is_
 
         deployment.kill("triggerer")
         before_restart = polls()
-        emulator.processing_seconds = 0  # every transcript is now complete, its audio ready
+        assemblyai_emulator.processing_seconds = 0  # every transcript is now complete, its audio ready
         deployment.start("triggerer --skip-serve-logs")
 
         def run_finished() -> bool:
@@ -141,8 +145,8 @@ def test_every_wait_resumes_after_the_triggerer_is_killed_and_each_recording_is_
         for v in versions
     }
     assert transcript_ids == set(before_restart)  # each object holds one of the submitted transcripts
-    assert emulator.count("POST", "/v2/transcript") == RECORDINGS  # nothing was submitted twice
-    assert emulator.count("POST", "/v2/upload") == RECORDINGS
-    deletes = Counter(r.transcript_id for r in emulator.requests if r.method == "DELETE")
+    assert assemblyai_emulator.count("POST", "/v2/transcript") == RECORDINGS  # nothing was submitted twice
+    assert assemblyai_emulator.count("POST", "/v2/upload") == RECORDINGS
+    deletes = Counter(r.transcript_id for r in assemblyai_emulator.requests if r.method == "DELETE")
     assert deletes == dict.fromkeys(transcript_ids, 1)
-    assert all(emulator.deleted(t) for t in transcript_ids)
+    assert all(assemblyai_emulator.deleted(t) for t in transcript_ids)

@@ -34,7 +34,11 @@ def test_the_emulator_is_a_package_of_modules_under_400_lines() -> None:
 
 @pytest.mark.parametrize(
     ("module", "prefixes"),
-    [("api", {"/v2/"}), ("file_host", {"/_files/", "/_uploads/"}), ("control", {"/_emulator/", "/_samples/"})],
+    [
+        ("api", {"/v2/"}),
+        ("file_host", {"/_files/", "/_uploads/"}),
+        ("control", {"/_emulator/", "/_samples/"}),
+    ],
 )
 def test_each_role_serves_its_own_routes_on_one_router(module: str, prefixes: set[str]) -> None:
     router = importlib.import_module(f"airflow_assemblyai.testing.emulator.{module}").router
