@@ -1,4 +1,4 @@
-"""Shared fixtures beside the provider's pytest plugin: a fresh S3 bucket and an S3 client.
+"""Shared fixtures beside the provider's pytest plugin: a fresh S3 bucket, an S3 client, a network proxy.
 
 The emulator, the Airflow DB and the moto S3 server come from the provider's own pytest plugin
 (opted into by the root ``conftest.py``); tests use its names: ``assemblyai_emulator``,
@@ -9,7 +9,7 @@ imported from :mod:`airflow_assemblyai.testing.pytest_plugin`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from airflow_assemblyai.testing.emulator import Emulator
 from airflow_assemblyai.testing.loopback import aws_connection_env
 from airflow_assemblyai.testing.pytest_plugin import run_dag_test
 from tests import support
+from tests.integration.hooks.forward_proxy import ForwardProxy, forward_proxy
 
 # -- Short aliases of the plugin's fixtures, kept only for test files that still use them; new and
 # moved tests use the plugin's names. Remove them once no test requests them.
@@ -60,8 +61,7 @@ def dag_runner(airflow_db: Path) -> Callable[..., Any]:
 @pytest.fixture
 def s3_bucket(local_s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Create a fresh bucket on the moto server and point ``aws_default`` at it; yield its name."""
-    for name, value in aws_connection_env(endpoint_url=local_s3_endpoint).items():
-        monkeypatch.setenv(name, value)
+    support.set_env(monkeypatch, aws_connection_env(endpoint_url=local_s3_endpoint))
     bucket = f"bucket-{uuid.uuid4().hex[:12]}"
     support.s3_client(local_s3_endpoint).create_bucket(Bucket=bucket)
     return bucket
@@ -71,3 +71,10 @@ def s3_bucket(local_s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def s3_client(local_s3_endpoint: str) -> Any:
     """Return a boto3 S3 client of the moto server."""
     return support.s3_client(local_s3_endpoint)
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForwardProxy]:
+    """Stand in for the network: plain-http requests to any non-loopback host reach this recording proxy."""
+    with forward_proxy(monkeypatch) as running:
+        yield running

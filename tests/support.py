@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pytest
 
 #: The redaction fields most tests submit: PII redaction with redacted audio, one policy.
 REDACT: dict[str, Any] = {
@@ -23,3 +26,9 @@ def s3_client(endpoint_url: str) -> Any:
     import boto3
 
     return boto3.client("s3", endpoint_url=endpoint_url, region_name="us-east-1")
+
+
+def set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """Set these environment variables for one test (a connection's ``AIRFLOW_CONN_*``, say)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)

@@ -26,13 +26,12 @@ from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.redaction import RedactionPoll
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
-from tests.support import FAST_RETRIES, REDACT, WAV
+from tests.support import FAST_RETRIES, REDACT, WAV, set_env
 
 
 def use_connection(monkeypatch: pytest.MonkeyPatch, host: str, api_key: str, **extra: Any) -> None:
     env = assemblyai_connection_env(api_key=api_key, base_url=host, **{**FAST_RETRIES, **extra})
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, env)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -11,24 +10,18 @@ from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError, AssemblyA
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.testing.emulator import Emulator
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
-from tests.integration.hooks.forward_proxy import ForwardProxy, forward_proxy
+from tests.integration.hooks.forward_proxy import ForwardProxy
+from tests.support import set_env
 
 KEY = "key-that-must-never-travel-in-clear"
 REMOTE = "http://assemblyai.example.test"
-
-
-@pytest.fixture
-def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForwardProxy]:
-    with forward_proxy(monkeypatch) as running:
-        yield running
 
 
 def use_connection(monkeypatch: pytest.MonkeyPatch, host: str, api_key: str = KEY, **extra: object) -> None:
     env = assemblyai_connection_env(
         api_key=api_key, base_url=host, max_attempts=2, retry_wait_initial=0.01, **extra
     )
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, env)
 
 
 def test_plain_http_to_a_remote_host_is_refused_and_the_key_never_leaves(

@@ -14,7 +14,7 @@ from airflow_assemblyai.testing.emulator import (
     Emulator,
 )
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
-from tests.support import REDACT
+from tests.support import REDACT, set_env
 
 AUDIO = "https://example.invalid/call.wav"
 
@@ -22,8 +22,7 @@ AUDIO = "https://example.invalid/call.wav"
 def use_connection(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, **extra: object) -> None:
     retries = {"max_attempts": 3, "retry_wait_initial": 0.01, "retry_wait_max": 0.02}
     env = assemblyai_connection_env(api_key=emulator.api_key, base_url=emulator.base_url, **retries, **extra)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, env)
 
 
 def transcribe(**kwargs: object) -> str:

@@ -15,7 +15,7 @@ from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSen
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
 from airflow_assemblyai.testing.pytest_plugin import run_dag_test
-from tests.support import REDACT, WAV
+from tests.support import REDACT, WAV, set_env
 
 MODES = [
     pytest.param({"mode": "poke"}, id="poke"),
@@ -98,10 +98,9 @@ def test_unknown_transcript_and_wrong_key_fail(
 ) -> None:
     assert run_sensor("never-known", **mode)[0] == "failed"
     tid = assemblyai_emulator.add_transcript(params=REDACT)
-    for name, value in assemblyai_connection_env(
-        api_key="wrong-key", base_url=assemblyai_emulator.base_url
-    ).items():
-        monkeypatch.setenv(name, value)
+    set_env(
+        monkeypatch, assemblyai_connection_env(api_key="wrong-key", base_url=assemblyai_emulator.base_url)
+    )
     assert run_sensor(tid, **mode)[0] == "failed"
 
 

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from airflow_assemblyai.testing.emulator import Emulator
-from tests.integration.hooks.forward_proxy import ForwardProxy, forward_proxy
+from tests.integration.hooks.forward_proxy import ForwardProxy
 from tests.support import MODELS
-
-
-@pytest.fixture
-def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForwardProxy]:
-    """Stand in for the network: a fetch from any non-loopback host would reach this proxy."""
-    with forward_proxy(monkeypatch) as running:
-        yield running
 
 
 def submit(emulator: Emulator, audio_url: str) -> None:

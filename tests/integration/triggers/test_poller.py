@@ -17,7 +17,7 @@ from airflow_assemblyai.testing.loopback import assemblyai_connection_env
 from airflow_assemblyai.triggers import poller as poller_module
 from airflow_assemblyai.triggers.poller import SharedPoller, current_pollers
 from airflow_assemblyai.triggers.redacted_audio import AssemblyAIRedactedAudioTrigger
-from tests.support import REDACT, WAV
+from tests.support import REDACT, WAV, set_env
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -52,8 +52,7 @@ async def until(condition: Callable[[], bool], what: str) -> None:
 def connection_with_retries(emulator: Emulator, monkeypatch: pytest.MonkeyPatch, **retries: float) -> None:
     """Point ``assemblyai_default`` at the emulator with these retry settings."""
     env = assemblyai_connection_env(api_key=emulator.api_key, base_url=emulator.base_url, **retries)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, env)
 
 
 async def the_poller() -> SharedPoller:
