@@ -40,6 +40,14 @@ def _connection_form_fields() -> dict[str, Any]:
             ),
             "schema": {"type": ["string", "null"]},
         },
+        "allowed_pii_policies": {
+            "label": "Allowed PII policies",
+            "description": (
+                "PII policy names to send although this provider release does not know them (added by "
+                "AssemblyAI since), comma-separated. Empty: only the documented names (docs/models.md)."
+            ),
+            "schema": {"type": ["string", "null"]},
+        },
         "max_attempts": number(
             "Max attempts", "Attempts per request on 408, 429, 5xx, timeouts.", "max_attempts", "integer", 1
         ),
@@ -118,7 +126,7 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "source-integration-name": "AssemblyAI",
                 "target-integration-name": "Amazon Simple Storage Service (S3)",
-                "python-module": "airflow_assemblyai.transfers.redacted_audio_to_s3",
+                "python-module": "airflow_assemblyai.transfers.redacted_audio_to_object_storage",
             }
         ],
         "integrations": [

@@ -6,6 +6,7 @@
     └── AssemblyAIError                       every error this provider raises
         ├── AssemblyAIFinalError              permanent: also an AirflowFailException, no task retry
         │   ├── AssemblyAIInvalidInputError   a parameter or connection field is wrong (also ValueError)
+        │   ├── ArchiveDestinationError       the archive destination is missing or cannot be written
         │   ├── AssemblyAIRequestError        AssemblyAI refused a request with a 4xx
         │   │   ├── AssemblyAIAuthError           401/403: the API key
         │   │   ├── SpeechModelRejectedError      the speech_models chain (missing, retired)
@@ -40,6 +41,10 @@ class AssemblyAIFinalError(AssemblyAIError, AirflowFailException):
 
 class AssemblyAIInvalidInputError(AssemblyAIFinalError, ValueError):
     """A parameter or connection field is wrong; the message names it and the fix."""
+
+
+class ArchiveDestinationError(AssemblyAIFinalError):
+    """The archive destination does not exist or cannot be written (found before anything is paid)."""
 
 
 class AssemblyAIRequestError(AssemblyAIFinalError):

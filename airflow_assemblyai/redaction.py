@@ -13,11 +13,13 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from airflow_assemblyai.defaults import DEFAULT_SPEECH_MODELS
 from airflow_assemblyai.exceptions import (
     AssemblyAIRequestError,
     AssemblyAIUnexpectedResponseError,
     RedactedAudioExpiredError,
     RedactionNotRequestedError,
+    SpeechModelRejectedError,
     TranscriptFailedError,
     TranscriptNotFoundError,
 )
@@ -159,4 +161,29 @@ def redacted_audio_error(transcript_id: str, status_code: int, api_error: str) -
         f"AssemblyAI refused the redacted audio of transcript {transcript_id} (HTTP {status_code}): {text}",
         http_status=status_code,
         api_error=api_error,
+    )
+
+
+def missing_redacted_audio_error(
+    transcript_id: str, transcript: dict[str, Any], error: AssemblyAIRequestError, *, conn_id: str
+) -> AssemblyAIRequestError:
+    """Return the error for a "doesn't exist" answer, judged against the transcript it is about.
+
+    AssemblyAI gives the same answer whether ``redact_pii_audio`` was never asked for or the speech
+    model that ran renders no redacted audio. When the transcript did ask for it, the model is the
+    cause: the error names ``speech_model_used`` and the connection field that sets the chain.
+    Any other error is returned as it is.
+    """
+    if not isinstance(error, RedactionNotRequestedError) or transcript.get("redact_pii_audio") is not True:
+        return error
+    model = transcript.get("speech_model_used") or "(not reported)"
+    return SpeechModelRejectedError(
+        f"Transcript {transcript_id} asked for redact_pii_audio, but AssemblyAI answered that no redacted "
+        f"audio file exists for it ({error.api_error or f'HTTP {error.http_status}'}). It ran on "
+        f"speech_model_used {model!r}, which rendered no redacted audio. Set the extra field speech_models "
+        f"of connection {conn_id!r} (or the transcribe task's speech_models) to models that render "
+        f"redacted audio, e.g. {', '.join(DEFAULT_SPEECH_MODELS)} (docs/models.md#redacted-audio), and "
+        "submit the audio again.",
+        http_status=error.http_status,
+        api_error=error.api_error,
     )

@@ -4,7 +4,7 @@ Runs a moto S3 server and the AssemblyAI emulator as separate processes on 127.0
 redacted file per size, and runs each method in its own fresh Python process, so the peak RSS
 (``ru_maxrss``) printed is that method's alone:
 
-* ``operator``: ``AssemblyAIRedactedAudioToS3Operator.execute`` (stream -> multipart upload);
+* ``operator``: ``AssemblyAIRedactedAudioToObjectStorageOperator.execute`` (stream -> multipart upload);
 * ``http_to_s3``: the amazon provider's ``HttpToS3Operator`` on a fresh pre-signed URL;
 * ``disk_then_load``: download to a temporary file, then ``S3Hook.load_file`` (what the SDK's
   ``save_redacted_audio`` leads to);
@@ -203,13 +203,15 @@ def child_main(method: str, args: dict[str, Any]) -> int:
     from airflow.providers.amazon.aws.transfers.http_to_s3 import HttpToS3Operator
 
     from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
-    from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+    from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
+        AssemblyAIRedactedAudioToObjectStorageOperator,
+    )
 
     bucket, key, transcript_id = args["bucket"], args["key"], args["transcript_id"]
     conn = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])
     run: Any
     if method == "operator":
-        operator = AssemblyAIRedactedAudioToS3Operator(
+        operator = AssemblyAIRedactedAudioToObjectStorageOperator(
             task_id="bench", transcript_id=transcript_id, s3_bucket=bucket, s3_key=key
         )
 
@@ -224,7 +226,7 @@ def child_main(method: str, args: dict[str, Any]) -> int:
             if method == "path_s3"
             else f"file://{args['workdir']}/out/{key}"
         )
-        to_path = AssemblyAIRedactedAudioToS3Operator(
+        to_path = AssemblyAIRedactedAudioToObjectStorageOperator(
             task_id="bench", transcript_id=transcript_id, destination=ObjectStoragePath(where)
         )
 

@@ -23,7 +23,9 @@ from airflow.sdk import DAG, AssetAlias, Param, chain
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
 from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
-from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
+    AssemblyAIRedactedAudioToObjectStorageOperator,
+)
 
 REDACTED_AUDIO = AssetAlias("assemblyai_redacted_audio")
 TRANSCRIPT_ID = "{{ ti.xcom_pull(task_ids='wait_for_redacted_audio')['transcript_id'] }}"
@@ -62,7 +64,7 @@ with DAG(
         poke_interval=float(os.environ.get("ASSEMBLYAI_EXAMPLE_POLL_SECONDS", "30")),
         timeout=6 * 60 * 60,
     )
-    archive = AssemblyAIRedactedAudioToS3Operator(
+    archive = AssemblyAIRedactedAudioToObjectStorageOperator(
         task_id="archive_to_s3",
         transcript_id=TRANSCRIPT_ID,
         s3_bucket="{{ params.bucket }}",

@@ -28,3 +28,5 @@ if [ -n "${AIRFLOW_VERSION:-}" ]; then
     $(airflow_line_pins "$AIRFLOW_VERSION")
 fi
 export VENV
+# espeak-ng for the tests that synthesise speech (Debian's package, unpacked under .cache/).
+source scripts/_espeak.sh

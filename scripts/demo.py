@@ -161,8 +161,8 @@ def dry_run(conf: dict[str, str], api_key: str | None) -> int:
 
 def run_batch(count: int, bucket: str) -> int:
     """Run the batch example DAG over ``count`` generated recordings on the emulator and moto; report."""
+    from airflow_assemblyai.archive.record import AUDIO_DIGEST_SUFFIX
     from airflow_assemblyai.testing.audio import write_call_recordings
-    from airflow_assemblyai.transfers.record import AUDIO_DIGEST_SUFFIX
 
     started = time.monotonic()
     with ExitStack() as stack:

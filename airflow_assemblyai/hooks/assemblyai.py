@@ -23,6 +23,7 @@ from airflow_assemblyai.exceptions import (
     AssemblyAIRequestError,
     AssemblyAITransientError,
     AssemblyAIUnexpectedResponseError,
+    RedactionNotRequestedError,
     SpeechModelRejectedError,
     TranscriptNotFoundError,
 )
@@ -37,6 +38,7 @@ from airflow_assemblyai.redaction import (
     audio_format_of,
     judge_redacted_audio_answer,
     judge_transcript,
+    missing_redacted_audio_error,
 )
 
 if TYPE_CHECKING:
@@ -547,7 +549,13 @@ class AssemblyAIHook(BaseHook):
     def get_redacted_audio(self, transcript_id: str) -> RedactedAudio:
         """Ask for the redacted audio: ready with a fresh (masked) URL, or pending; raise when final."""
         call = self._transcript_call("GET", transcript_id, "/redacted-audio")
-        return self._redacted_audio_from(call, self._send(call))
+        try:
+            return self._redacted_audio_from(call, self._send(call))
+        except RedactionNotRequestedError as exc:  # asked for, or not? The transcript says.
+            transcript = self.get_transcript(transcript_id)
+            raise missing_redacted_audio_error(
+                transcript_id, transcript, exc, conn_id=self.assemblyai_conn_id
+            ) from None
 
     def get_subtitles(
         self, transcript_id: str, subtitle_format: str, *, chars_per_caption: int | None = None
@@ -640,7 +648,13 @@ class AssemblyAIHook(BaseHook):
     async def aget_redacted_audio(self, transcript_id: str) -> RedactedAudio:
         """Ask for the redacted audio; the async twin of :meth:`get_redacted_audio`."""
         call = self._transcript_call("GET", transcript_id, "/redacted-audio")
-        return self._redacted_audio_from(call, await self._asend(call))
+        try:
+            return self._redacted_audio_from(call, await self._asend(call))
+        except RedactionNotRequestedError as exc:
+            transcript = await self.aget_transcript(transcript_id)
+            raise missing_redacted_audio_error(
+                transcript_id, transcript, exc, conn_id=self.assemblyai_conn_id
+            ) from None
 
     async def ais_redacted_audio_ready(self, transcript_id: str) -> bool:
         """Return whether the redacted audio is ready; raise when final. The URL is dropped unread.
@@ -652,7 +666,13 @@ class AssemblyAIHook(BaseHook):
         call = self._transcript_call("GET", transcript_id, "/redacted-audio")
         response = await self._asend(call)
         body = self._json(call, response) if response.content else {}
-        return judge_redacted_audio_answer(transcript_id, response.status_code, body).ready
+        try:
+            return judge_redacted_audio_answer(transcript_id, response.status_code, body).ready
+        except RedactionNotRequestedError as exc:
+            transcript = await self.aget_transcript(transcript_id)
+            raise missing_redacted_audio_error(
+                transcript_id, transcript, exc, conn_id=self.assemblyai_conn_id
+            ) from None
 
     async def aget_subtitles(
         self, transcript_id: str, subtitle_format: str, *, chars_per_caption: int | None = None

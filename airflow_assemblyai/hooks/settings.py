@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from airflow_assemblyai.defaults import DEFAULT_SPEECH_MODELS, RETRY_DEFAULTS
 from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
 from airflow_assemblyai.masking import mask_url
+from airflow_assemblyai.redaction_settings import CONNECTION_ALLOW_FIELD, parse_names
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -45,6 +46,8 @@ class ConnectionSettings:
     speech_models: tuple[str, ...] | None = None
     #: True when the base URL is plain http to a non-loopback host, allowed by ``allow_insecure_http``.
     insecure_http: bool = False
+    #: Policy names sent although this release does not know them (extra ``allowed_pii_policies``).
+    allowed_pii_policies: tuple[str, ...] = ()
 
     @property
     def default_speech_models(self) -> tuple[str, ...]:
@@ -176,6 +179,10 @@ def read_settings(
             "and the waits 0 or more."
         )
     models = extra_value(extra, "speech_models")
+    allowed_policies = parse_names(
+        extra_value(extra, CONNECTION_ALLOW_FIELD),
+        field=f"Connection {conn_id!r}: extra field {CONNECTION_ALLOW_FIELD!r}",
+    )
     base_url, insecure_http = _base_url(conn_id, conn, extra)
     return ConnectionSettings(
         base_url=base_url,
@@ -187,6 +194,7 @@ def read_settings(
         speech_models=None
         if models is None
         else parse_speech_models(models, field_name=f"Connection {conn_id!r} extra field 'speech_models'"),
+        allowed_pii_policies=tuple(allowed_policies),
     )
 
 

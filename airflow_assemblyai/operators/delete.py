@@ -7,14 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_assemblyai.exceptions import AssemblyAIError, AssemblyAIFinalError
+from airflow_assemblyai.archive.verify import holds_redacted_record
+from airflow_assemblyai.exceptions import AssemblyAIFinalError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.ids import validate_transcript_id
-from airflow_assemblyai.transfers.archive import META_RECORD_ROLE, ArchivedObject, parse_archive_uri
-from airflow_assemblyai.transfers.object_storage import ObjectStorageRecordStore, as_object_storage_path
-from airflow_assemblyai.transfers.record_archive import verify_record
-from airflow_assemblyai.transfers.s3_upload import explain_s3_error
-from airflow_assemblyai.transfers.stores import S3RecordStore, audio_digest_key, read_audio_digest_at
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -91,129 +87,11 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
         """Check the archive (when given), then delete the transcript."""
         transcript_id = validate_transcript_id(self.transcript_id)
         if self.archive_uri is not None:
-            self._check_archive(transcript_id)
+            verdict = holds_redacted_record(
+                self.archive_uri, transcript_id, s3_hook=lambda: self.s3_hook, conn_id=self.archive_conn_id
+            )
+            if not verdict.holds:
+                raise AssemblyAIFinalError(f"Transcript {transcript_id} was not deleted: {verdict.reason}")
+            self.log.info("%s", verdict.reason)
         self.hook.delete_transcript(transcript_id)
         self.log.info("Deleted transcript %s at AssemblyAI", transcript_id)
-
-    def _check_archive(self, transcript_id: str) -> None:
-        """Raise unless the archive holds this transcript's redacted audio."""
-        from botocore.exceptions import ClientError
-
-        text = str(self.archive_uri).strip()
-        if "://" in text and not text.startswith("s3://"):
-            self._check_record_elsewhere(transcript_id, text)
-            return
-        bucket, key = parse_archive_uri(self.archive_uri)
-        where = f"s3://{bucket}/{key}"
-        try:
-            head = self.s3_hook.head_object(key, bucket)
-        except ClientError as exc:
-            raise explain_s3_error(exc, bucket=bucket, key=key, write_permissions="") from None
-        if head is None:
-            raise AssemblyAIFinalError(
-                f"Transcript {transcript_id} was not deleted: there is no object at {where} (archive_uri), "
-                "so its redacted audio may exist only at AssemblyAI. Archive it first."
-            )
-        if _is_manifest(head):
-            store = S3RecordStore(client=self.s3_hook.get_conn(), bucket=bucket, extra_args={})
-            try:
-                manifest = verify_record(store, key, transcript_id)
-            except ClientError as exc:
-                raise explain_s3_error(exc, bucket=bucket, key=key, write_permissions="") from None
-            except AssemblyAIError as exc:
-                raise AssemblyAIFinalError(f"Transcript {transcript_id} was not deleted: {exc}") from None
-            self.log.info(
-                "%s is the complete record of transcript %s (%s).",
-                where,
-                transcript_id,
-                ", ".join(sorted(manifest.files)),
-            )
-            return
-        found = ArchivedObject.from_head(head)
-        if not found.holds(transcript_id):
-            raise AssemblyAIFinalError(
-                f"Transcript {transcript_id} was not deleted: {where} (archive_uri) holds "
-                f"{found.describe(transcript_id)}, not its redacted audio. Archive it first, or point "
-                "archive_uri at its archive."
-            )
-        store = S3RecordStore(client=self.s3_hook.get_conn(), bucket=bucket, extra_args={})
-        sidecar = f"s3://{bucket}/{audio_digest_key(key)}"
-        try:
-            recorded = read_audio_digest_at(store, key)
-            if found.source_md5 is None and recorded is None:
-                raise AssemblyAIFinalError(
-                    f"Transcript {transcript_id} was not deleted: {where} (archive_uri) carries no MD5 of "
-                    "AssemblyAI's file (its ETag was a multipart or KMS ETag, or none) and no digest is "
-                    f"recorded beside it ({sidecar} is missing: the attempt that archived it was stopped "
-                    "before writing it), so nothing shows that its bytes are the redacted audio. Run the "
-                    "transfer task again (it records the digest of the audio already there), or archive "
-                    "with archive_record=True and pass the manifest URI it returns, or set archive_uri=None "
-                    "to delete unchecked."
-                )
-            digest = store.digest(key)
-        except ClientError as exc:
-            raise explain_s3_error(exc, bucket=bucket, key=key, write_permissions="") from None
-        if found.source_md5 is not None and digest.md5 != found.source_md5:
-            raise AssemblyAIFinalError(
-                f"Transcript {transcript_id} was not deleted: the MD5 of the archived bytes at {where} "
-                f"(archive_uri) is {digest.md5}, not the MD5 of AssemblyAI's file recorded when it was "
-                f"archived ({found.source_md5}): the archive was changed or damaged. Archive it again "
-                "with replace=True."
-            )
-        if recorded is not None and (recorded.transcript_id, recorded.size, recorded.sha256) != (
-            transcript_id,
-            digest.size,
-            digest.sha256,
-        ):
-            raise AssemblyAIFinalError(
-                f"Transcript {transcript_id} was not deleted: the SHA-256 of the archived bytes at {where} "
-                f"(archive_uri) is {digest.sha256} ({digest.size} bytes), not the one recorded beside it "
-                f"when it was archived ({sidecar}: {recorded.sha256}, {recorded.size} bytes of transcript "
-                f"{recorded.transcript_id}): the archive was changed or damaged. Archive it again with "
-                "replace=True."
-            )
-        self.log.info(
-            "%s holds the audio of transcript %s (%d bytes, %s).",
-            where,
-            transcript_id,
-            digest.size,
-            " and ".join(
-                shown
-                for shown in (
-                    f"MD5 {digest.md5} as AssemblyAI's file" if found.source_md5 else "",
-                    f"SHA-256 {digest.sha256} as recorded at {sidecar}" if recorded else "",
-                )
-                if shown
-            ),
-        )
-
-    def _check_record_elsewhere(self, transcript_id: str, uri: str) -> None:
-        """Raise unless ``uri`` is the complete record of this transcript in a store outside S3."""
-        as_object_storage_path(uri, field="archive_uri")  # refuses file://host/... naming the fix
-        store = ObjectStorageRecordStore(conn_id=self.archive_conn_id)
-        if store.find(uri) is None:
-            raise AssemblyAIFinalError(
-                f"Transcript {transcript_id} was not deleted: there is nothing at {uri} (archive_uri), so "
-                "its redacted audio may exist only at AssemblyAI. Archive it first."
-            )
-        try:
-            manifest = verify_record(store, uri, transcript_id)
-        except AssemblyAIError as exc:
-            raise AssemblyAIFinalError(
-                f"Transcript {transcript_id} was not deleted: {exc} Outside S3 the archived files keep no "
-                "transcript id, so only a record's manifest shows whose audio they hold: archive with "
-                "archive_record=True and pass the manifest URI the transfer returned (or archive_uri=None "
-                "to delete unchecked)."
-            ) from None
-        self.log.info(
-            "%s is the complete record of transcript %s (%s).",
-            uri,
-            transcript_id,
-            ", ".join(sorted(manifest.files)),
-        )
-
-
-def _is_manifest(head: dict[str, Any]) -> bool:
-    """Return True when a ``HeadObject`` answer is a record manifest the transfer wrote."""
-    metadata = {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()}
-    return metadata.get(META_RECORD_ROLE) == "manifest"

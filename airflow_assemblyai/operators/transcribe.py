@@ -6,6 +6,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_assemblyai.exceptions import (
     AssemblyAIFinalError,
@@ -16,87 +17,20 @@ from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook, submission_paylo
 from airflow_assemblyai.hooks.settings import parse_speech_models
 from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.operators.submission import Submission, SubmissionMarker
+from airflow_assemblyai.redaction_settings import (
+    check_audio_options,
+    check_audio_quality,
+    check_substitution,
+    parse_names,
+    unknown_policies_error,
+    unlisted_policies,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context, ObjectStoragePath
 
-#: PII policy names known to this release (AssemblyAI's SDK, October 2026). A name outside this set
-#: only warns: AssemblyAI adds policies faster than providers are released, and its own 400 still
-#: fails the task at once for a name it does not know.
-PII_POLICIES = frozenset(
-    [
-        "account_number",
-        "banking_information",
-        "blood_type",
-        "corporate_action",
-        "credit_card_cvv",
-        "credit_card_expiration",
-        "credit_card_number",
-        "date",
-        "date_interval",
-        "date_of_birth",
-        "day",
-        "drivers_license",
-        "drug",
-        "duration",
-        "effect",
-        "email_address",
-        "event",
-        "filename",
-        "financial_metric",
-        "gender",
-        "gender_sexuality",
-        "healthcare_number",
-        "injury",
-        "ip_address",
-        "language",
-        "location",
-        "location_address",
-        "location_address_street",
-        "location_city",
-        "location_coordinate",
-        "location_country",
-        "location_state",
-        "location_zip",
-        "marital_status",
-        "medical_code",
-        "medical_condition",
-        "medical_process",
-        "money_amount",
-        "month",
-        "nationality",
-        "number_sequence",
-        "occupation",
-        "organization",
-        "organization_id",
-        "organization_medical_facility",
-        "passport_number",
-        "password",
-        "person_age",
-        "person_name",
-        "phone_number",
-        "physical_attribute",
-        "political_affiliation",
-        "product",
-        "project",
-        "religion",
-        "sexuality",
-        "statistics",
-        "time",
-        "trend",
-        "url",
-        "us_social_security_number",
-        "username",
-        "vehicle_id",
-        "year",
-        "zodiac_sign",
-    ]
-)
-SUBSTITUTIONS = frozenset({"hash", "entity_name"})
-AUDIO_QUALITIES = frozenset({"mp3", "wav"})
-AUDIO_OPTIONS = frozenset({"return_redacted_no_speech_audio", "override_audio_redaction_method"})
 #: Fields set through typed parameters; ``transcript_params`` may not set them a second time.
 TYPED_FIELDS = frozenset(
     {
@@ -138,7 +72,11 @@ class AssemblyAITranscribeOperator(BaseOperator):
     :param redact_pii: redact PII in the transcript text (required by ``redact_pii_audio``).
     :param redact_pii_audio: produce the redacted audio file.
     :param redact_pii_policies: PII types to redact, e.g. ``["person_name", "phone_number"]`` (a list,
-        or a comma-separated text). Names this release does not know are sent with a warning.
+        or a comma-separated text). A name AssemblyAI does not document fails the task before any
+        request, with the closest known names (:mod:`airflow_assemblyai.redaction_settings`).
+    :param allow_unlisted_pii_policies: policy names to send although this release does not know them
+        (one AssemblyAI added since); the connection's extra ``allowed_pii_policies`` does the same
+        for every DAG using it.
     :param redact_pii_sub: ``hash`` or ``entity_name`` for the text substitution.
     :param redact_pii_audio_quality: ``mp3`` (default) or ``wav``.
     :param redact_pii_audio_options: ``return_redacted_no_speech_audio`` and/or
@@ -159,6 +97,7 @@ class AssemblyAITranscribeOperator(BaseOperator):
         "redact_pii",
         "redact_pii_audio",
         "redact_pii_policies",
+        "allow_unlisted_pii_policies",
         "redact_pii_sub",
         "redact_pii_audio_quality",
         "redact_pii_audio_options",
@@ -176,6 +115,7 @@ class AssemblyAITranscribeOperator(BaseOperator):
         redact_pii: bool = True,
         redact_pii_audio: bool = True,
         redact_pii_policies: Sequence[str] | str | None = None,
+        allow_unlisted_pii_policies: Sequence[str] | str | None = None,
         redact_pii_sub: str | None = None,
         redact_pii_audio_quality: str = "mp3",
         redact_pii_audio_options: dict[str, Any] | None = None,
@@ -195,6 +135,7 @@ class AssemblyAITranscribeOperator(BaseOperator):
         self.redact_pii = redact_pii
         self.redact_pii_audio = redact_pii_audio
         self.redact_pii_policies = redact_pii_policies
+        self.allow_unlisted_pii_policies = allow_unlisted_pii_policies
         self.redact_pii_sub = redact_pii_sub
         self.redact_pii_audio_quality = redact_pii_audio_quality
         self.redact_pii_audio_options = redact_pii_audio_options
@@ -320,66 +261,48 @@ class AssemblyAITranscribeOperator(BaseOperator):
         return fields
 
     def _policies(self) -> list[str]:
-        policies = self.redact_pii_policies
-        # AssemblyAI spells every name in lower case; "PERSON_NAME" means the same policy.
-        if isinstance(policies, str):
-            names = [p.strip().lower() for p in policies.split(",") if p.strip()]
-        elif isinstance(policies, list | tuple):
-            names = [str(p).strip().lower() for p in policies if str(p).strip()]
-        elif policies is None:
-            names = []
-        else:
-            raise AssemblyAIInvalidInputError(
-                f"redact_pii_policies must be a list of policy names, got {type(policies).__name__}."
-            )
+        """Return the policy names; raise, before any request, on a name nobody allowed."""
+        names = parse_names(self.redact_pii_policies, field="redact_pii_policies")
         if not names:
             raise AssemblyAIInvalidInputError(
                 "redact_pii_policies is empty: name the PII types to redact, e.g. "
                 "['person_name', 'phone_number', 'credit_card_number']."
             )
-        unknown = sorted(set(names) - PII_POLICIES)
+        by_task = parse_names(self.allow_unlisted_pii_policies, field="allow_unlisted_pii_policies")
+        unknown = unlisted_policies(names, by_task)
+        # The connection is read only for a name the task did not allow: known names need no connection.
+        by_connection = self._connection_allowed_policies() if unknown else ()
+        unknown = unlisted_policies(unknown, by_connection)
         if unknown:
+            raise unknown_policies_error(unknown, conn_id=self.assemblyai_conn_id)
+        allowed = unlisted_policies(names)
+        if allowed:
             self.log.warning(
-                "redact_pii_policies has names this provider release does not know: %s. They are sent "
-                "as given; AssemblyAI refuses the request if it does not know them either.",
-                unknown,
+                "redact_pii_policies: sending %s, which this provider release does not know, as allowed "
+                "explicitly (task: %s; connection %r: %s). AssemblyAI may accept a name it does not know "
+                "and redact nothing for it: check the transcript's redacted words.",
+                allowed,
+                by_task,
+                self.assemblyai_conn_id,
+                list(by_connection),
             )
         return names
 
+    def _connection_allowed_policies(self) -> tuple[str, ...]:
+        """Return the connection's ``allowed_pii_policies``; none when the connection is not defined."""
+        try:
+            return self.hook.settings.allowed_pii_policies
+        except AirflowNotFoundException:
+            return ()  # the unknown name fails the task next, which is the error to fix first
+
     def _substitution(self) -> str | None:
-        sub = _lower(self.redact_pii_sub) or None
-        if sub is not None and sub not in SUBSTITUTIONS:
-            raise AssemblyAIInvalidInputError(f"redact_pii_sub must be 'hash' or 'entity_name', got {sub!r}.")
-        return sub
+        return check_substitution(self.redact_pii_sub)
 
     def _audio_quality(self) -> str:
-        quality = _lower(self.redact_pii_audio_quality) or "mp3"
-        if quality not in AUDIO_QUALITIES:
-            raise AssemblyAIInvalidInputError(
-                f"redact_pii_audio_quality must be 'mp3' or 'wav', got {quality!r}."
-            )
-        return quality
+        return check_audio_quality(self.redact_pii_audio_quality)
 
     def _audio_options(self) -> dict[str, Any] | None:
-        options = self.redact_pii_audio_options
-        if options is None:
-            return None
-        if not isinstance(options, dict) or set(options) - AUDIO_OPTIONS:
-            raise AssemblyAIInvalidInputError(
-                "redact_pii_audio_options accepts only return_redacted_no_speech_audio (bool) and "
-                f"override_audio_redaction_method ('silence'), got {options!r}."
-            )
-        method = options.get("override_audio_redaction_method")
-        if method is not None and method != "silence":
-            raise AssemblyAIInvalidInputError(
-                f"redact_pii_audio_options.override_audio_redaction_method must be 'silence', got {method!r}."
-            )
-        no_speech = options.get("return_redacted_no_speech_audio")
-        if no_speech is not None and not isinstance(no_speech, bool):
-            raise AssemblyAIInvalidInputError(
-                "redact_pii_audio_options.return_redacted_no_speech_audio must be True or False."
-            )
-        return options
+        return check_audio_options(self.redact_pii_audio_options)
 
     def _transcript_params(self) -> dict[str, Any]:
         params = self.transcript_params
@@ -405,8 +328,3 @@ def _as_bool(name: str, value: object) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise AssemblyAIInvalidInputError(f"{name} must be True or False, got {value!r}.")
-
-
-def _lower(value: object) -> object:
-    """Return an enumerated value as AssemblyAI spells it (lower case, trimmed); a non-text as it is."""
-    return value.strip().lower() if isinstance(value, str) else value

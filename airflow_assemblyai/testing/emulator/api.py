@@ -29,10 +29,12 @@ from airflow_assemblyai.testing.emulator.rules import (
     KNOWN_REQUEST_FIELDS,
     SUBTITLES_NOT_READY_TEXT,
     TRANSCODING_ERROR_TEXT,
+    model_used,
     refuse_models,
 )
 from airflow_assemblyai.testing.emulator.state import TranscriptRecord, emulator_of
 from airflow_assemblyai.testing.emulator.views import api_error, list_page, transcript_view
+from airflow_assemblyai.testing.models import renders_redacted_audio
 from airflow_assemblyai.testing.transcript import DEFAULT_CHARS_PER_CAPTION, subtitles
 
 if TYPE_CHECKING:
@@ -144,6 +146,8 @@ async def redacted_audio(transcript_id: str, request: Request) -> Response:
         if status == "error":
             return api_error(400, FAILED_TRANSCRIPT_TEXT)
         if record.deleted or not record.params.get("redact_pii_audio"):
+            return api_error(400, NOT_REQUESTED_TEXT)
+        if not renders_redacted_audio(model_used(record.params)):  # see testing/models.py
             return api_error(400, NOT_REQUESTED_TEXT)
         if record.expired:
             return api_error(400, EXPIRED_TEXT)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_assemblyai.testing import models as speech_models
+
 AUTH_ERROR_TEXT = "Authentication error, API token missing/invalid"
 MODEL_DOCS = "https://www.assemblyai.com/docs/pre-recorded-audio/select-the-speech-model"
 #: AssemblyAI's answer to the deprecated singular ``speech_model`` (as reported by its users, 2026).
@@ -14,10 +16,8 @@ SINGULAR_MODEL_TEXT = (
 MISSING_MODELS_TEXT = (
     f'"speech_models" is required: list the speech models to use in priority order. See {MODEL_DOCS}'
 )
-#: Models the API accepts today, and the chain its refusals name as the replacement.
+#: The chain seeded transcripts carry; which models are accepted, routed or refused: testing/models.py.
 ACCEPTED_MODELS = ("universal-3-5-pro", "universal-2")
-#: Models retired by AssemblyAI: a request naming one is refused with the replacement chain.
-RETIRED_MODELS = frozenset({"universal-3-pro", "best", "nano", "slam-1", "universal"})
 #: ``GET /v2/transcript`` accepts ``limit`` from 1 to this.
 MAX_LIST_LIMIT = 200
 #: A guess: the real API's wording for a redacted file past its 24 hours is not documented.
@@ -61,20 +61,9 @@ def refuse_models(params: dict[str, Any]) -> str | None:
         return MISSING_MODELS_TEXT
     if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
         return "speech_models must be a non-empty list of speech model names."
-    retired = [m for m in models if m in RETIRED_MODELS]
-    if retired:
-        named = ", ".join(f'"{m}"' for m in retired)
-        replacement = ", ".join(f'"{m}"' for m in ACCEPTED_MODELS)
-        return (
-            f"The {named} speech model(s) have been deprecated. Use speech_models: [{replacement}] instead."
-        )
-    unknown = [m for m in models if m not in ACCEPTED_MODELS]
-    if unknown:
-        return f"Unknown speech model(s): {', '.join(unknown)}. See {MODEL_DOCS}"
-    return None
+    return speech_models.chain_refusal(models)
 
 
 def model_used(params: dict[str, Any]) -> str:
-    """Return the model a transcript ran on: the first of its chain (the emulator routes nothing)."""
-    models = params.get("speech_models") or list(ACCEPTED_MODELS)
-    return str(models[0])
+    """Return the model a transcript ran on: the first of its chain, or a retired one's replacement."""
+    return speech_models.model_used(params.get("speech_models") or ACCEPTED_MODELS)

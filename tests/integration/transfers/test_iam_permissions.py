@@ -26,7 +26,9 @@ from airflow.sdk import Context
 from airflow_assemblyai.exceptions import AssemblyAIFinalError
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.testing.emulator import Emulator, Faults
-from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
+    AssemblyAIRedactedAudioToObjectStorageOperator,
+)
 
 MiB = 1024 * 1024
 BUCKET = "archive"
@@ -116,16 +118,16 @@ def as_user(iam_moto: tuple[str, dict[str, tuple[str, str]]], monkeypatch: pytes
 
 
 def archive(tid: str, key: str) -> str:
-    operator = AssemblyAIRedactedAudioToS3Operator(
+    operator = AssemblyAIRedactedAudioToObjectStorageOperator(
         task_id="archive", transcript_id=tid, s3_key=f"s3://{BUCKET}/{key}", aws_conn_id="aws_iam"
     )
     return operator.execute(Context())  # type: ignore[typeddict-item]
 
 
 def test_the_documented_policy_archives_sweeps_and_purges(
-    emulator_connection: Emulator, as_user: Any
+    assemblyai_connection: Emulator, as_user: Any
 ) -> None:
-    emu = emulator_connection
+    emu = assemblyai_connection
     s3 = as_user("archiver")
     tid = emu.add_transcript(params=WAV, faults=Faults(redacted_size_bytes=20 * MiB))
     s3.create_multipart_upload(Bucket=BUCKET, Key="calls/full.wav")  # a stale upload to sweep
@@ -141,20 +143,20 @@ def test_the_documented_policy_archives_sweeps_and_purges(
 
 
 def test_a_key_outside_the_policy_is_refused_and_the_error_names_the_permission(
-    emulator_connection: Emulator, as_user: Any
+    assemblyai_connection: Emulator, as_user: Any
 ) -> None:
     as_user("archiver")
-    tid = emulator_connection.add_transcript(params=WAV)
+    tid = assemblyai_connection.add_transcript(params=WAV)
 
     with pytest.raises(AssemblyAIFinalError, match=r"HeadObject .* needs s3:GetObject"):
         archive(tid, "elsewhere/a.wav")
 
 
 def test_without_list_bucket_multipart_uploads_the_sweep_is_refused_clearly(
-    emulator_connection: Emulator, as_user: Any
+    assemblyai_connection: Emulator, as_user: Any
 ) -> None:
     as_user("no-list-uploads")
-    tid = emulator_connection.add_transcript(params=WAV)
+    tid = assemblyai_connection.add_transcript(params=WAV)
 
     with pytest.raises(
         AssemblyAIFinalError, match=r"ListMultipartUploads .* needs s3:ListBucketMultipartUploads"
@@ -163,11 +165,11 @@ def test_without_list_bucket_multipart_uploads_the_sweep_is_refused_clearly(
 
 
 def test_without_abort_multipart_upload_a_stale_upload_is_refused_clearly(
-    emulator_connection: Emulator, as_user: Any
+    assemblyai_connection: Emulator, as_user: Any
 ) -> None:
     as_user("archiver").create_multipart_upload(Bucket=BUCKET, Key="calls/no-abort.wav")
     as_user("no-abort")
-    tid = emulator_connection.add_transcript(params=WAV)
+    tid = assemblyai_connection.add_transcript(params=WAV)
 
     with pytest.raises(AssemblyAIFinalError, match=r"AbortMultipartUpload .* needs s3:AbortMultipartUpload"):
         archive(tid, "calls/no-abort.wav")

@@ -14,6 +14,7 @@ from typing import Any, cast
 import pytest
 from airflow.sdk import Context, ObjectStoragePath
 
+from airflow_assemblyai.archive.record import ALLOWED_FIELDS
 from airflow_assemblyai.exceptions import (
     AssemblyAIFinalError,
     AssemblyAIInvalidInputError,
@@ -22,8 +23,9 @@ from airflow_assemblyai.exceptions import (
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.testing.loopback import LOOPBACK, free_port, listening_process
-from airflow_assemblyai.transfers.record import ALLOWED_FIELDS
-from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
+    AssemblyAIRedactedAudioToObjectStorageOperator,
+)
 
 PARAMS = {
     "redact_pii": True,
@@ -38,13 +40,13 @@ SUFFIXES = (".wav", ".transcript.json", ".srt", ".vtt", ".manifest.json")
 AUDIO_DIGEST = ".wav.digest.json"
 
 
-def to(destination: Any, tid: str, **kwargs: Any) -> AssemblyAIRedactedAudioToS3Operator:
-    return AssemblyAIRedactedAudioToS3Operator(
+def to(destination: Any, tid: str, **kwargs: Any) -> AssemblyAIRedactedAudioToObjectStorageOperator:
+    return AssemblyAIRedactedAudioToObjectStorageOperator(
         task_id="archive", transcript_id=tid, destination=destination, archive_record=True, **kwargs
     )
 
 
-def run(operator: AssemblyAIRedactedAudioToS3Operator) -> str:
+def run(operator: AssemblyAIRedactedAudioToObjectStorageOperator) -> str:
     return operator.execute(cast("Context", {}))
 
 
@@ -157,9 +159,9 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
 
 
 def test_the_same_record_to_file_and_to_s3_as_object_storage_paths(
-    emulator_connection: Emulator, tmp_path: Path, s3_bucket: str, s3_client: Any
+    assemblyai_connection: Emulator, tmp_path: Path, s3_bucket: str, s3_client: Any
 ) -> None:
-    tid = emulator_connection.add_transcript(params=PARAMS)
+    tid = assemblyai_connection.add_transcript(params=PARAMS)
     local = run(to(ObjectStoragePath(f"file://{tmp_path}/calls/a.wav"), tid))
     in_s3 = run(to(ObjectStoragePath(f"s3://aws_default@{s3_bucket}/calls/a.wav"), tid))
 
@@ -171,30 +173,30 @@ def test_the_same_record_to_file_and_to_s3_as_object_storage_paths(
     for suffix in (".wav", ".srt", ".vtt"):
         stored = s3_client.get_object(Bucket=s3_bucket, Key=f"calls/a{suffix}")
         assert (tmp_path / "calls" / f"a{suffix}").read_bytes() == stored["Body"].read(), suffix
-    assert (tmp_path / "calls" / "a.wav").read_bytes() == emulator_connection.redacted_audio(tid)
+    assert (tmp_path / "calls" / "a.wav").read_bytes() == assemblyai_connection.redacted_audio(tid)
     document = json.loads((tmp_path / "calls" / "a.transcript.json").read_text())
     assert set(document) <= {*ALLOWED_FIELDS, "schema", "archived_at"}
     assert "Jane" not in json.dumps(document)
     manifest = json.loads((tmp_path / "calls" / "a.manifest.json").read_text())
-    assert manifest["files"]["audio"]["size"] == len(emulator_connection.redacted_audio(tid))
+    assert manifest["files"]["audio"]["size"] == len(assemblyai_connection.redacted_audio(tid))
 
 
-def test_a_rerun_on_file_writes_nothing_twice(emulator_connection: Emulator, tmp_path: Path) -> None:
-    tid = emulator_connection.add_transcript(params=PARAMS)
+def test_a_rerun_on_file_writes_nothing_twice(assemblyai_connection: Emulator, tmp_path: Path) -> None:
+    tid = assemblyai_connection.add_transcript(params=PARAMS)
     destination = f"file://{tmp_path}/a.wav"
     run(to(destination, tid))
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
-    downloads = sum(1 for r in emulator_connection.requests if r.kind == "download")
+    downloads = sum(1 for r in assemblyai_connection.requests if r.kind == "download")
 
     run(to(destination, tid))
 
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
-    assert sum(1 for r in emulator_connection.requests if r.kind == "download") == downloads
+    assert sum(1 for r in assemblyai_connection.requests if r.kind == "download") == downloads
 
 
-def test_a_cut_short_download_leaves_nothing_on_file(emulator_connection: Emulator, tmp_path: Path) -> None:
+def test_a_cut_short_download_leaves_nothing_on_file(assemblyai_connection: Emulator, tmp_path: Path) -> None:
     """The stream ends early with no length announced and a wrong MD5: nothing may become visible."""
-    tid = emulator_connection.add_transcript(
+    tid = assemblyai_connection.add_transcript(
         params=PARAMS, faults=Faults(unknown_length=True, short_body_after=5000, short_bodies=99)
     )
     with pytest.raises(RedactedAudioIntegrityError):
@@ -203,9 +205,9 @@ def test_a_cut_short_download_leaves_nothing_on_file(emulator_connection: Emulat
 
 
 def test_a_killed_attempt_on_file_is_completed_by_the_rerun(
-    emulator_connection: Emulator, tmp_path: Path
+    assemblyai_connection: Emulator, tmp_path: Path
 ) -> None:
-    tid = emulator_connection.add_transcript(params=PARAMS)
+    tid = assemblyai_connection.add_transcript(params=PARAMS)
     run(to(f"file://{tmp_path}/a.wav", tid, subtitle_formats=["srt"]))
     (tmp_path / "a.manifest.json").unlink()  # what a kill before the manifest leaves
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
@@ -218,9 +220,9 @@ def test_a_killed_attempt_on_file_is_completed_by_the_rerun(
 
 
 def test_another_file_at_the_destination_is_left_untouched(
-    emulator_connection: Emulator, tmp_path: Path
+    assemblyai_connection: Emulator, tmp_path: Path
 ) -> None:
-    tid = emulator_connection.add_transcript(params=PARAMS)
+    tid = assemblyai_connection.add_transcript(params=PARAMS)
     (tmp_path / "a.wav").write_bytes(b"RIFF someone else's audio")
     with pytest.raises(AssemblyAIFinalError, match="left untouched"):
         run(to(f"file://{tmp_path}/a.wav", tid))
@@ -228,14 +230,14 @@ def test_another_file_at_the_destination_is_left_untouched(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav"]
 
 
-def test_the_record_commits_only_whole_files(emulator_connection: Emulator, store: Store) -> None:
-    tid = emulator_connection.add_transcript(params=PARAMS)
+def test_the_record_commits_only_whole_files(assemblyai_connection: Emulator, store: Store) -> None:
+    tid = assemblyai_connection.add_transcript(params=PARAMS)
     manifest = run(to(store.uri("calls-a.wav"), tid))
     assert manifest.endswith("/calls-a.manifest.json")
     assert store.names() == {f"calls-a{s}" for s in (*SUFFIXES, AUDIO_DIGEST)}
-    assert store.cat("calls-a.wav") == emulator_connection.redacted_audio(tid)
+    assert store.cat("calls-a.wav") == assemblyai_connection.redacted_audio(tid)
 
-    cut = emulator_connection.add_transcript(
+    cut = assemblyai_connection.add_transcript(
         params=PARAMS, faults=Faults(unknown_length=True, short_body_after=5000, short_bodies=99)
     )
     with pytest.raises(RedactedAudioIntegrityError):
@@ -243,26 +245,26 @@ def test_the_record_commits_only_whole_files(emulator_connection: Emulator, stor
     assert not any(name.startswith("calls-b") for name in store.names())
 
     # Every byte written to the store, then the MD5 check at the end fails: still nothing shows.
-    corrupt = emulator_connection.add_transcript(params=PARAMS)
-    emulator_connection.corrupt_redacted_audio(corrupt, -10)
+    corrupt = assemblyai_connection.add_transcript(params=PARAMS)
+    assemblyai_connection.corrupt_redacted_audio(corrupt, -10)
     with pytest.raises(RedactedAudioIntegrityError, match="MD5"):
         run(to(store.uri("calls-c.wav"), corrupt, max_download_attempts=1))
     assert not any(name.startswith(("calls-c", ".calls-c")) for name in store.names())
 
 
 def test_a_rerun_writes_nothing_twice_and_another_file_is_left_untouched(
-    emulator_connection: Emulator, store: Store
+    assemblyai_connection: Emulator, store: Store
 ) -> None:
-    tid = emulator_connection.add_transcript(params=PARAMS)
+    tid = assemblyai_connection.add_transcript(params=PARAMS)
     run(to(store.uri("a.wav"), tid))
     before = store.versions()
-    downloads = sum(1 for r in emulator_connection.requests if r.kind == "download")
+    downloads = sum(1 for r in assemblyai_connection.requests if r.kind == "download")
 
     run(to(store.uri("a.wav"), tid))
 
     assert store.versions() == before
-    assert sum(1 for r in emulator_connection.requests if r.kind == "download") == downloads
-    other = emulator_connection.add_transcript(params=PARAMS)
+    assert sum(1 for r in assemblyai_connection.requests if r.kind == "download") == downloads
+    other = assemblyai_connection.add_transcript(params=PARAMS)
     store.put("b.wav", b"RIFF someone else's audio")
     with pytest.raises(AssemblyAIFinalError, match="left untouched"):
         run(to(store.uri("b.wav"), other))
@@ -271,9 +273,9 @@ def test_a_rerun_writes_nothing_twice_and_another_file_is_left_untouched(
 
 
 def test_the_purge_of_a_file_archive_needs_its_complete_record(
-    emulator_connection: Emulator, tmp_path: Path
+    assemblyai_connection: Emulator, tmp_path: Path
 ) -> None:
-    tid, other = (emulator_connection.add_transcript(params=PARAMS) for _ in range(2))
+    tid, other = (assemblyai_connection.add_transcript(params=PARAMS) for _ in range(2))
     manifest = run(to(f"file://{tmp_path}/a.wav", tid))
     run(to(f"file://{tmp_path}/b.wav", other))
 
@@ -293,20 +295,20 @@ def test_the_purge_of_a_file_archive_needs_its_complete_record(
     (tmp_path / "a.vtt").unlink()  # a record that lost a file
     with pytest.raises(AssemblyAIFinalError, match=r"a\.vtt is missing"):
         purge(manifest)
-    assert not emulator_connection.deleted(tid)
+    assert not assemblyai_connection.deleted(tid)
 
     (tmp_path / "a.manifest.json").unlink()  # as a killed attempt leaves it: no manifest yet
     with pytest.raises(AssemblyAIFinalError, match="there is nothing at"):
         purge(manifest)
     run(to(f"file://{tmp_path}/a.wav", tid))  # the re-run completes the record
     purge(manifest)
-    assert emulator_connection.deleted(tid)
+    assert assemblyai_connection.deleted(tid)
 
 
 def test_the_purge_compares_each_files_digest_not_its_size(
-    emulator_connection: Emulator, tmp_path: Path
+    assemblyai_connection: Emulator, tmp_path: Path
 ) -> None:
-    tid = emulator_connection.add_transcript(params=PARAMS)
+    tid = assemblyai_connection.add_transcript(params=PARAMS)
     manifest = run(to(f"file://{tmp_path}/a.wav", tid))
     audio = (tmp_path / "a.wav").read_bytes()
     (tmp_path / "a.wav").write_bytes(audio[:-4] + b"\xff" * 4)  # the same size, other bytes
@@ -315,18 +317,18 @@ def test_the_purge_compares_each_files_digest_not_its_size(
     with pytest.raises(AssemblyAIFinalError, match=r"a\.wav holds bytes whose SHA-256"):
         purge.execute(cast("Context", {}))
 
-    assert not emulator_connection.deleted(tid)
+    assert not assemblyai_connection.deleted(tid)
     (tmp_path / "a.wav").write_bytes(audio)
     purge.execute(cast("Context", {}))
-    assert emulator_connection.deleted(tid)
+    assert assemblyai_connection.deleted(tid)
 
 
 @pytest.mark.parametrize("etag_style", ["multipart", "none"])
 @pytest.mark.parametrize("where", ["file", "memory"])
 def test_a_rerun_recognises_its_audio_by_content_whatever_the_source_etag(
-    emulator_connection: Emulator, tmp_path: Path, etag_style: str, where: str
+    assemblyai_connection: Emulator, tmp_path: Path, etag_style: str, where: str
 ) -> None:
-    tid = emulator_connection.add_transcript(params=PARAMS, faults=Faults(etag_style=etag_style))
+    tid = assemblyai_connection.add_transcript(params=PARAMS, faults=Faults(etag_style=etag_style))
     if where == "file":
         audio_uri, manifest_uri = f"file://{tmp_path}/a.wav", f"file://{tmp_path}/a.manifest.json"
     else:
@@ -335,39 +337,39 @@ def test_a_rerun_recognises_its_audio_by_content_whatever_the_source_etag(
     manifest = run(to(audio_uri, tid))
     assert ObjectStoragePath(manifest) == ObjectStoragePath(manifest_uri)
     ObjectStoragePath(manifest).unlink()  # what a kill before the manifest leaves
-    seen = sum(1 for r in emulator_connection.requests if r.kind == "download")
+    seen = sum(1 for r in assemblyai_connection.requests if r.kind == "download")
 
     assert run(to(audio_uri, tid)) == manifest
 
-    assert sum(1 for r in emulator_connection.requests if r.kind == "download") == seen
+    assert sum(1 for r in assemblyai_connection.requests if r.kind == "download") == seen
     listed = json.loads(ObjectStoragePath(manifest).read_bytes())["files"]["audio"]
-    assert listed["sha256"] == hashlib.sha256(emulator_connection.redacted_audio(tid)).hexdigest()
+    assert listed["sha256"] == hashlib.sha256(assemblyai_connection.redacted_audio(tid)).hexdigest()
     assert "source_md5" not in listed
     # The audio alone (no record) is recognised the same way.
-    audio_alone = AssemblyAIRedactedAudioToS3Operator(
+    audio_alone = AssemblyAIRedactedAudioToObjectStorageOperator(
         task_id="archive", transcript_id=tid, destination=audio_uri
     )
     assert ObjectStoragePath(run(audio_alone)) == ObjectStoragePath(audio_uri)
-    assert sum(1 for r in emulator_connection.requests if r.kind == "download") == seen
+    assert sum(1 for r in assemblyai_connection.requests if r.kind == "download") == seen
 
 
 def test_a_file_uri_with_two_slashes_is_refused(
-    emulator_connection: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    assemblyai_connection: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    tid = emulator_connection.add_transcript(params=PARAMS)
+    tid = assemblyai_connection.add_transcript(params=PARAMS)
 
     with pytest.raises(AssemblyAIInvalidInputError, match=r"destination .*file:///archive/x\.wav"):
         run(to("file://archive/x.wav", tid))
 
     assert list(tmp_path.iterdir()) == []
-    assert [r for r in emulator_connection.requests if r.kind == "download"] == []
+    assert [r for r in assemblyai_connection.requests if r.kind == "download"] == []
 
 
 def test_a_manifest_without_the_audios_sha256_is_not_enough_to_purge(
-    emulator_connection: Emulator, tmp_path: Path
+    assemblyai_connection: Emulator, tmp_path: Path
 ) -> None:
-    tid = emulator_connection.add_transcript(params=PARAMS)
+    tid = assemblyai_connection.add_transcript(params=PARAMS)
     manifest = run(to(f"file://{tmp_path}/a.wav", tid))
     document = json.loads((tmp_path / "a.manifest.json").read_text())
     del document["files"]["audio"]["sha256"]  # as manifests listed the audio before
@@ -377,4 +379,4 @@ def test_a_manifest_without_the_audios_sha256_is_not_enough_to_purge(
     with pytest.raises(AssemblyAIFinalError, match=r"a\.wav has no SHA-256 in the manifest"):
         purge.execute(cast("Context", {}))
 
-    assert not emulator_connection.deleted(tid)
+    assert not assemblyai_connection.deleted(tid)

@@ -12,12 +12,14 @@ import httpx
 import pytest
 from airflow.sdk import Context
 
+from airflow_assemblyai.archive.record import ALLOWED_FIELDS, UTTERANCE_KEYS, WORD_KEYS
 from airflow_assemblyai.exceptions import AssemblyAIFinalError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.testing.emulator import Emulator, Faults
-from airflow_assemblyai.transfers.record import ALLOWED_FIELDS, UTTERANCE_KEYS, WORD_KEYS
-from airflow_assemblyai.transfers.redacted_audio_to_s3 import AssemblyAIRedactedAudioToS3Operator
+from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
+    AssemblyAIRedactedAudioToObjectStorageOperator,
+)
 
 #: A transcript whose non-redacted fields carry PII and secrets in clear.
 LEAKY = {
@@ -40,8 +42,8 @@ class _Killed(BaseException):
     """Stands for SIGKILL: no ``except Exception`` (and so no clean-up) runs after it."""
 
 
-def record_transfer(bucket: str, **kwargs: Any) -> AssemblyAIRedactedAudioToS3Operator:
-    return AssemblyAIRedactedAudioToS3Operator(
+def record_transfer(bucket: str, **kwargs: Any) -> AssemblyAIRedactedAudioToObjectStorageOperator:
+    return AssemblyAIRedactedAudioToObjectStorageOperator(
         task_id="archive_record", s3_bucket=bucket, s3_key="calls/a.wav", archive_record=True, **kwargs
     )
 
@@ -50,7 +52,7 @@ def run(operator: Any) -> Any:
     return operator.execute(cast("Context", {}))
 
 
-def s3_writes(operator: AssemblyAIRedactedAudioToS3Operator) -> list[tuple[str, str]]:
+def s3_writes(operator: AssemblyAIRedactedAudioToObjectStorageOperator) -> list[tuple[str, str]]:
     """Record ``(operation, key)`` of every write the operator's S3 client sends."""
     sent: list[tuple[str, str]] = []
 
@@ -62,7 +64,9 @@ def s3_writes(operator: AssemblyAIRedactedAudioToS3Operator) -> list[tuple[str, 
     return sent
 
 
-def fail_on_put(operator: AssemblyAIRedactedAudioToS3Operator, key: str, error: BaseException) -> None:
+def fail_on_put(
+    operator: AssemblyAIRedactedAudioToObjectStorageOperator, key: str, error: BaseException
+) -> None:
     """Make the operator's S3 client raise ``error`` when it is about to write ``key``."""
 
     def fail(params: dict[str, Any], **_: Any) -> None:
@@ -76,20 +80,20 @@ def keys_in(s3_client: Any, bucket: str) -> list[str]:
     return sorted(o["Key"] for o in s3_client.list_objects_v2(Bucket=bucket).get("Contents", []))
 
 
-def served(emulator: Emulator, tid: str, fmt: str, **params: Any) -> bytes:
+def served(assemblyai_emulator: Emulator, tid: str, fmt: str, **params: Any) -> bytes:
     answer = httpx.get(
-        f"{emulator.base_url}/v2/transcript/{tid}/{fmt}",
+        f"{assemblyai_emulator.base_url}/v2/transcript/{tid}/{fmt}",
         params=params,
-        headers={"Authorization": emulator.api_key},
+        headers={"Authorization": assemblyai_emulator.api_key},
     )
     answer.raise_for_status()
     return answer.content
 
 
 def test_the_record_holds_allow_listed_json_served_subtitles_and_a_manifest(
-    emulator_connection: Emulator, s3_bucket: str, s3_client: Any
+    assemblyai_connection: Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
-    tid = emulator_connection.add_transcript(params=LEAKY)
+    tid = assemblyai_connection.add_transcript(params=LEAKY)
 
     uri = run(record_transfer(s3_bucket, transcript_id=tid, chars_per_caption=20))
 
@@ -110,7 +114,7 @@ def test_the_record_holds_allow_listed_json_served_subtitles_and_a_manifest(
     assert body["Metadata"]["assemblyai-transcript-id"] == tid
     for fmt, content_type in (("srt", "application/x-subrip"), ("vtt", "text/vtt")):
         obj = s3_client.get_object(Bucket=s3_bucket, Key=f"calls/a.{fmt}")
-        assert obj["Body"].read() == served(emulator_connection, tid, fmt, chars_per_caption=20)
+        assert obj["Body"].read() == served(assemblyai_connection, tid, fmt, chars_per_caption=20)
         assert obj["ContentType"] == content_type
         assert obj["Metadata"]["assemblyai-transcript-id"] == tid
     manifest = json.loads(s3_client.get_object(Bucket=s3_bucket, Key="calls/a.manifest.json")["Body"].read())
@@ -118,15 +122,15 @@ def test_the_record_holds_allow_listed_json_served_subtitles_and_a_manifest(
     assert {role: f["key"] for role, f in manifest["files"].items()} == dict(
         zip(("audio", "transcript", "srt", "vtt"), FILES[:4], strict=True)
     )
-    assert manifest["files"]["audio"]["size"] == len(emulator_connection.redacted_audio(tid))
+    assert manifest["files"]["audio"]["size"] == len(assemblyai_connection.redacted_audio(tid))
     assert manifest["files"]["transcript"]["size"] == len(raw)
 
 
 def test_a_named_extra_field_is_archived_with_a_warning(
-    emulator_connection: Emulator, s3_bucket: str, s3_client: Any, caplog: pytest.LogCaptureFixture
+    assemblyai_connection: Emulator, s3_bucket: str, s3_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    emulator_connection.add_transcript(params=LEAKY)
-    tid = emulator_connection.add_transcript(params=LEAKY)
+    assemblyai_connection.add_transcript(params=LEAKY)
+    tid = assemblyai_connection.add_transcript(params=LEAKY)
     with caplog.at_level(logging.WARNING):
         run(record_transfer(s3_bucket, transcript_id=tid, include_transcript_fields=["entities"]))
     document = json.loads(
@@ -137,27 +141,27 @@ def test_a_named_extra_field_is_archived_with_a_warning(
     assert "beyond the redacted allow-list" in caplog.text
 
 
-def test_a_rerun_writes_nothing_twice(emulator_connection: Emulator, s3_bucket: str) -> None:
-    tid = emulator_connection.add_transcript(params=LEAKY)
+def test_a_rerun_writes_nothing_twice(assemblyai_connection: Emulator, s3_bucket: str) -> None:
+    tid = assemblyai_connection.add_transcript(params=LEAKY)
     run(record_transfer(s3_bucket, transcript_id=tid))
     again = record_transfer(s3_bucket, transcript_id=tid)
     writes = s3_writes(again)
-    downloads_before = sum(1 for r in emulator_connection.requests if r.kind == "download")
+    downloads_before = sum(1 for r in assemblyai_connection.requests if r.kind == "download")
 
     assert run(again) == f"s3://{s3_bucket}/calls/a.manifest.json"
 
     assert writes == []
-    assert sum(1 for r in emulator_connection.requests if r.kind == "download") == downloads_before
+    assert sum(1 for r in assemblyai_connection.requests if r.kind == "download") == downloads_before
 
 
-def downloads(emulator: Emulator) -> int:
-    return sum(1 for r in emulator.requests if r.kind == "download")
+def downloads(assemblyai_emulator: Emulator) -> int:
+    return sum(1 for r in assemblyai_emulator.requests if r.kind == "download")
 
 
 def test_a_failure_after_the_audio_landed_keeps_it_and_the_rerun_completes_without_downloading(
-    emulator_connection: Emulator, s3_bucket: str, s3_client: Any
+    assemblyai_connection: Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
-    tid = emulator_connection.add_transcript(params=LEAKY)
+    tid = assemblyai_connection.add_transcript(params=LEAKY)
     operator = record_transfer(s3_bucket, transcript_id=tid)
     fail_on_put(operator, "calls/a.vtt", RuntimeError("the store refused the subtitles"))
 
@@ -167,21 +171,21 @@ def test_a_failure_after_the_audio_landed_keeps_it_and_the_rerun_completes_witho
     # The verified audio, JSON and SRT stay; without a manifest the record is not complete.
     assert keys_in(s3_client, s3_bucket) == sorted(FILES[:3])
     assert s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
-    seen = downloads(emulator_connection)
+    seen = downloads(assemblyai_connection)
     rerun = record_transfer(s3_bucket, transcript_id=tid)
     writes = s3_writes(rerun)
 
     run(rerun)
 
     assert writes == [("PutObject", "a.vtt"), ("PutObject", "a.manifest.json")]
-    assert downloads(emulator_connection) == seen
+    assert downloads(assemblyai_connection) == seen
     assert keys_in(s3_client, s3_bucket) == sorted(FILES)
 
 
 def test_a_failing_replace_keeps_the_manifest_and_a_replace_rerun_completes(
-    emulator_connection: Emulator, s3_bucket: str, s3_client: Any
+    assemblyai_connection: Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
-    tid = emulator_connection.add_transcript(params=LEAKY)
+    tid = assemblyai_connection.add_transcript(params=LEAKY)
     run(record_transfer(s3_bucket, transcript_id=tid))
     replacing = record_transfer(s3_bucket, transcript_id=tid, replace=True)
     fail_on_put(replacing, "calls/a.srt", RuntimeError("the store refused the subtitles"))
@@ -195,30 +199,30 @@ def test_a_failing_replace_keeps_the_manifest_and_a_replace_rerun_completes(
         task_id="purge", transcript_id=tid, archive_uri=f"s3://{s3_bucket}/calls/a.manifest.json"
     )
     run(purge)
-    assert emulator_connection.deleted(tid)
+    assert assemblyai_connection.deleted(tid)
 
 
 def test_a_taken_sibling_key_is_found_before_the_audio_is_downloaded(
-    emulator_connection: Emulator, s3_bucket: str, s3_client: Any
+    assemblyai_connection: Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
     s3_client.put_object(Bucket=s3_bucket, Key="calls/a.vtt", Body=b"someone else's subtitles")
-    tid = emulator_connection.add_transcript(params=LEAKY)
+    tid = assemblyai_connection.add_transcript(params=LEAKY)
 
     with pytest.raises(AssemblyAIFinalError, match=r"calls/a\.vtt already exists"):
         run(record_transfer(s3_bucket, transcript_id=tid))
 
-    assert downloads(emulator_connection) == 0
+    assert downloads(assemblyai_connection) == 0
     assert keys_in(s3_client, s3_bucket) == ["calls/a.vtt"]
 
 
 @pytest.mark.parametrize("etag_style", ["md5", "multipart", "none"])
 def test_the_manifest_lists_the_audios_sha256_and_an_md5_or_no_source_md5(
-    emulator_connection: Emulator, s3_bucket: str, s3_client: Any, etag_style: str
+    assemblyai_connection: Emulator, s3_bucket: str, s3_client: Any, etag_style: str
 ) -> None:
-    tid = emulator_connection.add_transcript(params=LEAKY, faults=Faults(etag_style=etag_style))
+    tid = assemblyai_connection.add_transcript(params=LEAKY, faults=Faults(etag_style=etag_style))
     run(record_transfer(s3_bucket, transcript_id=tid))
     manifest = json.loads(s3_client.get_object(Bucket=s3_bucket, Key="calls/a.manifest.json")["Body"].read())
-    audio = emulator_connection.redacted_audio(tid)
+    audio = assemblyai_connection.redacted_audio(tid)
     listed = manifest["files"]["audio"]
     assert listed["sha256"] == hashlib.sha256(audio).hexdigest()
     if etag_style == "md5":
@@ -228,9 +232,9 @@ def test_the_manifest_lists_the_audios_sha256_and_an_md5_or_no_source_md5(
 
 
 def test_no_file_of_the_record_but_the_audio_passes_as_its_audio(
-    emulator_connection: Emulator, s3_bucket: str
+    assemblyai_connection: Emulator, s3_bucket: str
 ) -> None:
-    tid = emulator_connection.add_transcript(params=LEAKY)
+    tid = assemblyai_connection.add_transcript(params=LEAKY)
     run(record_transfer(s3_bucket, transcript_id=tid))
     for key in FILES[1:4]:
         purge = AssemblyAIDeleteTranscriptOperator(
@@ -238,13 +242,13 @@ def test_no_file_of_the_record_but_the_audio_passes_as_its_audio(
         )
         with pytest.raises(AssemblyAIFinalError, match="not its redacted audio"):
             run(purge)
-    assert not emulator_connection.deleted(tid)
+    assert not assemblyai_connection.deleted(tid)
 
 
 def test_a_killed_attempt_leaves_no_manifest_and_the_rerun_completes_it(
-    emulator_connection: Emulator, s3_bucket: str, s3_client: Any
+    assemblyai_connection: Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
-    tid = emulator_connection.add_transcript(params=LEAKY)
+    tid = assemblyai_connection.add_transcript(params=LEAKY)
     first = record_transfer(s3_bucket, transcript_id=tid)
     fail_on_put(first, "calls/a.vtt", _Killed())
     with pytest.raises(_Killed):
@@ -263,13 +267,13 @@ def test_a_killed_attempt_leaves_no_manifest_and_the_rerun_completes_it(
     assert writes == [("PutObject", "a.vtt"), ("PutObject", "a.manifest.json")]
     assert keys_in(s3_client, s3_bucket) == sorted(FILES)
     run(purge)
-    assert emulator_connection.deleted(tid)
+    assert assemblyai_connection.deleted(tid)
 
 
 def test_the_purge_checks_every_file_the_manifest_lists(
-    emulator_connection: Emulator, s3_bucket: str, s3_client: Any
+    assemblyai_connection: Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
-    tid = emulator_connection.add_transcript(params=LEAKY)
+    tid = assemblyai_connection.add_transcript(params=LEAKY)
     manifest_uri = run(record_transfer(s3_bucket, transcript_id=tid))
     purge = AssemblyAIDeleteTranscriptOperator(task_id="purge", transcript_id=tid, archive_uri=manifest_uri)
     audio = s3_client.get_object(Bucket=s3_bucket, Key="calls/a.wav")
@@ -289,30 +293,30 @@ def test_the_purge_checks_every_file_the_manifest_lists(
     s3_client.delete_object(Bucket=s3_bucket, Key="calls/a.srt")
     with pytest.raises(AssemblyAIFinalError, match=r"calls/a\.srt is missing"):
         run(purge)
-    assert not emulator_connection.deleted(tid)
-    other = emulator_connection.add_transcript(params=LEAKY)
+    assert not assemblyai_connection.deleted(tid)
+    other = assemblyai_connection.add_transcript(params=LEAKY)
     with pytest.raises(AssemblyAIFinalError, match=f"record of transcript {tid}, not of {other}"):
         run(AssemblyAIDeleteTranscriptOperator(task_id="p2", transcript_id=other, archive_uri=manifest_uri))
 
 
 def test_another_transcripts_record_is_left_untouched(
-    emulator_connection: Emulator, s3_bucket: str, s3_client: Any
+    assemblyai_connection: Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
-    first = emulator_connection.add_transcript(params=LEAKY)
+    first = assemblyai_connection.add_transcript(params=LEAKY)
     run(record_transfer(s3_bucket, transcript_id=first))
     before = s3_client.get_object(Bucket=s3_bucket, Key="calls/a.manifest.json")["ETag"]
-    second = emulator_connection.add_transcript(params=LEAKY)
+    second = assemblyai_connection.add_transcript(params=LEAKY)
     with pytest.raises(AssemblyAIFinalError, match=f"record of transcript {first}, not of {second}"):
         run(record_transfer(s3_bucket, transcript_id=second))
     assert s3_client.get_object(Bucket=s3_bucket, Key="calls/a.manifest.json")["ETag"] == before
 
 
 def test_object_lock_retention_and_legal_hold_on_every_file(
-    emulator_connection: Emulator, moto_server: str, s3_bucket: str, s3_client: Any
+    assemblyai_connection: Emulator, local_s3_endpoint: str, s3_bucket: str, s3_client: Any
 ) -> None:
     locked = f"{s3_bucket}-locked"
     s3_client.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True)
-    tid = emulator_connection.add_transcript(params=LEAKY)
+    tid = assemblyai_connection.add_transcript(params=LEAKY)
     run(
         record_transfer(
             locked,
@@ -329,10 +333,10 @@ def test_object_lock_retention_and_legal_hold_on_every_file(
         assert head["ObjectLockLegalHoldStatus"] == "ON", key
 
 
-def test_hook_subtitles_are_the_bytes_served(emulator_connection: Emulator) -> None:
-    tid = emulator_connection.add_transcript(params=LEAKY)
+def test_hook_subtitles_are_the_bytes_served(assemblyai_connection: Emulator) -> None:
+    tid = assemblyai_connection.add_transcript(params=LEAKY)
     hook = AssemblyAIHook()
     assert hook.get_subtitles(tid, "vtt", chars_per_caption=12) == served(
-        emulator_connection, tid, "vtt", chars_per_caption=12
+        assemblyai_connection, tid, "vtt", chars_per_caption=12
     )
-    assert hook.get_subtitles(tid, "srt") == served(emulator_connection, tid, "srt")
+    assert hook.get_subtitles(tid, "srt") == served(assemblyai_connection, tid, "srt")

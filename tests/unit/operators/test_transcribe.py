@@ -69,18 +69,33 @@ def test_enumerated_values_are_accepted_in_any_case_and_sent_in_assemblyais_spel
     assert fields["redact_pii_audio_quality"] == "wav"
 
 
-def test_unknown_policy_names_warn_and_are_sent(
+def test_unknown_policy_names_fail_before_any_request_with_the_closest_names() -> None:
+    operator = AssemblyAITranscribeOperator(
+        task_id="t",
+        audio_url="https://x.invalid/a.wav",
+        assemblyai_conn_id="nowhere",  # not defined: it allows nothing, and no request is made
+        redact_pii_policies=["person_name", "phone_numbr"],
+    )
+    with pytest.raises(AssemblyAIInvalidInputError, match=r"'phone_numbr' \(did you mean 'phone_number'\?\)"):
+        operator._request_fields()
+
+
+def test_a_policy_allowed_by_the_task_is_sent_with_a_warning(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     operator = AssemblyAITranscribeOperator(
-        task_id="t", audio_url="https://x.invalid/a.wav", redact_pii_policies=["person_name", "shoe_size"]
+        task_id="t",
+        audio_url="https://x.invalid/a.wav",
+        assemblyai_conn_id="nowhere",  # never read: the task allows the name itself
+        redact_pii_policies=["person_name", "shoe_size"],
+        allow_unlisted_pii_policies="Shoe_Size",
     )
     with caplog.at_level(logging.WARNING):
         fields = operator._request_fields()
     assert fields["redact_pii_policies"] == ["person_name", "shoe_size"]
     # The task logger writes through structlog to stdout, or through logging when configured so.
     logged = caplog.text + capsys.readouterr().out
-    assert "does not know: ['shoe_size']" in logged
+    assert "sending ['shoe_size'], which this provider release does not know" in logged
 
 
 def test_flags_rendered_by_jinja_as_text_are_flags() -> None:

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from airflow_assemblyai.exceptions import AssemblyAIUnexpectedResponseError
-from airflow_assemblyai.transfers.record import (
+from airflow_assemblyai.archive.record import (
     ALLOWED_FIELDS,
     UTTERANCE_KEYS,
     WORD_KEYS,
@@ -20,6 +19,7 @@ from airflow_assemblyai.transfers.record import (
     manifest_document,
     transcript_document,
 )
+from airflow_assemblyai.exceptions import AssemblyAIUnexpectedResponseError
 
 WHEN = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 WORD = {"text": "[PERSON_NAME]", "start": 0, "end": 400, "confidence": 0.9, "speaker": "A", "channel": "1"}

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from airflow_assemblyai.archive.download import ResumableDownload
 from airflow_assemblyai.exceptions import (
     AssemblyAIRequestError,
     AssemblyAITransientError,
@@ -22,7 +23,6 @@ from airflow_assemblyai.exceptions import (
 )
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.testing.emulator import Emulator, Faults
-from airflow_assemblyai.transfers.stream import ResumableDownload
 
 URL = "https://files.example.test/audio.wav?X-Amz-Signature=0123456789abcdef"
 BODY = bytes(range(256)) * 40  # 10,240 bytes
@@ -327,7 +327,7 @@ def test_a_404_says_the_file_is_gone() -> None:
 def test_refreshes_back_off_from_the_second_expiry_in_a_row(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("airflow_assemblyai.transfers.stream.random.uniform", lambda low, high: high)
+    monkeypatch.setattr("airflow_assemblyai.archive.download.random.uniform", lambda low, high: high)
 
     def three_expiries(request: httpx.Request) -> httpx.Response:
         return s3_error(400, "ExpiredToken") if int(request.url.params["n"]) < 3 else answer(BODY)

@@ -6,13 +6,9 @@ from typing import Any
 
 import pytest
 
+from airflow_assemblyai.archive.location import archive_uri, parse_archive_uri, split_s3_location
+from airflow_assemblyai.archive.metadata import ArchivedObject
 from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
-from airflow_assemblyai.transfers.archive import (
-    ArchivedObject,
-    archive_uri,
-    parse_archive_uri,
-    split_s3_location,
-)
 
 
 @pytest.mark.parametrize(

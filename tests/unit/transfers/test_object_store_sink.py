@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
+from airflow_assemblyai.archive.location import as_object_storage_path
+from airflow_assemblyai.archive.object_store_sink import write_whole
 from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
-from airflow_assemblyai.transfers.object_storage import as_object_storage_path, write_whole
 
 
 class FlushCommitsFileSystem(AbstractFileSystem):

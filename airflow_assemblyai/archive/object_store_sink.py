@@ -1,4 +1,4 @@
-"""Write whole files to any store behind Airflow's ``ObjectStoragePath``, streamed in bounded memory.
+"""The sink of any store behind Airflow's ``ObjectStoragePath``: whole files, streamed in bounded memory.
 
 fsspec's file objects commit on ``close()``, even when the ``with`` block ended in an exception, so
 a cut stream would become a short file. Here nothing becomes visible before the bytes are verified:
@@ -24,21 +24,21 @@ import os
 import re
 import uuid
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
-from airflow_assemblyai.exceptions import (
-    AssemblyAIFinalError,
-    AssemblyAIInvalidInputError,
-    AssemblyAITransientError,
-)
-from airflow_assemblyai.transfers.record import (
+from airflow_assemblyai.archive.location import LOCAL_PROTOCOLS, path_uri
+from airflow_assemblyai.archive.record import (
     AUDIO_DIGEST_SUFFIX,
     MANIFEST_MAX_BYTES,
     AudioDigest,
     Digest,
     Digesting,
 )
-from airflow_assemblyai.transfers.stores import StoredFile
+from airflow_assemblyai.archive.sinks import ArchivedAudio, AudioUpload, SourceProbe, StoredFile, TaskLog
+from airflow_assemblyai.exceptions import (
+    AssemblyAIFinalError,
+    AssemblyAIInvalidInputError,
+    AssemblyAITransientError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -52,38 +52,12 @@ CHUNK_SIZE = 8 * 1024 * 1024
 _PARTIAL = ".partial"
 #: A temporary name: ``.<final name>.<32 hex>.partial``.
 _TEMPORARY = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{32}" + re.escape(_PARTIAL))
-#: Protocols of the local filesystem, whose URIs name no host.
-_LOCAL = ("file", "local")
 #: Stores whose files are visible from ``open()`` on, ``autocommit=False`` or not (fsspec's memory store).
 SHOWN_ON_OPEN = frozenset({"memory"})
 
 
 class _Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
-
-
-def as_object_storage_path(value: object, *, field: str = "destination") -> ObjectStoragePath:
-    """Return ``value`` as an ``ObjectStoragePath`` (a URI string is accepted); raise naming ``field``."""
-    from airflow.sdk import ObjectStoragePath
-
-    if isinstance(value, ObjectStoragePath):
-        return value
-    text = str(value or "").strip()
-    if "://" not in text:
-        raise AssemblyAIInvalidInputError(
-            f"{field} {text[:200]!r} is not an object-storage URI: pass e.g. file:///archive/calls/x.wav, "
-            "gs://bucket/key or an ObjectStoragePath."
-        )
-    parts = urlsplit(text)
-    host = parts.netloc.rpartition("@")[2]  # a connection id (``conn@``) names no host
-    if parts.scheme.lower() in _LOCAL and host:
-        absolute = parts.path if host.lower() == "localhost" else f"/{host}{parts.path}"
-        raise AssemblyAIInvalidInputError(
-            f"{field} {text[:200]!r} has two slashes, so {host!r} would be read as a host and the file "
-            f"written under the worker's working directory: write the absolute path with three slashes, "
-            f"{parts.scheme}://{absolute[:200]}."
-        )
-    return ObjectStoragePath(text)
 
 
 def write_whole(
@@ -102,7 +76,7 @@ def write_whole(
         becomes visible at ``path``; raising there leaves nothing at ``path`` either.
     """
     commit_hook = before_commit or _nothing
-    if path.protocol in _LOCAL:
+    if path.protocol in LOCAL_PROTOCOLS:
         return _write_local(
             str(path.path), source, create_only=create_only, chunk_size=chunk_size, before_commit=commit_hook
         )
@@ -276,29 +250,45 @@ class _BytesReader:
         return chunk
 
 
-class ObjectStorageRecordStore:
-    """Small record files on any ``ObjectStoragePath`` store; keys are full URIs.
+class ObjectStoreSink:
+    """Write an archive to any ``ObjectStoragePath`` store (``file://``, ``gs://``...); keys are URIs.
 
     Stores behind ``ObjectStoragePath`` keep no user metadata the provider can rely on, so files
-    are recognised by their content and the manifest carries what S3 keeps in metadata.
+    are recognised by their content: the audio by the SHA-256 recorded beside it
+    (``x.wav.digest.json``, written right before the audio becomes visible), the record's small files
+    by their bytes, and the manifest carries what S3 keeps in metadata.
 
     :param conn_id: the Airflow connection of the store (the destination's ``conn_id``).
+    :param destination: the path the task was given; its URI resolves to it (storage options kept).
+    :param log: where to log (the task's logger); this module's when None.
     """
 
     keeps_metadata = False
 
-    def __init__(self, *, conn_id: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        conn_id: str | None,
+        destination: ObjectStoragePath | None = None,
+        log: TaskLog | None = None,
+    ) -> None:
         self.conn_id = conn_id
+        self.log: TaskLog = log or logging.getLogger(__name__)
+        self.destination = destination
 
     def path(self, key: str) -> ObjectStoragePath:
         """Return the path of ``key``."""
         from airflow.sdk import ObjectStoragePath
 
+        if self.destination is not None and key == path_uri(self.destination):
+            return self.destination
         return ObjectStoragePath(key, conn_id=self.conn_id)
 
     def uri(self, key: str) -> str:
         """Return ``key``: it is already a URI."""
         return key
+
+    # -- small files ------------------------------------------------------------------------------
 
     def find(self, key: str) -> StoredFile | None:
         """Return the size of the file at ``key``, or None."""
@@ -325,3 +315,82 @@ class ObjectStorageRecordStore:
     def digest(self, key: str) -> Digest:
         """Return the digest of the file's bytes, streamed."""
         return digest_of(self.path(key))
+
+    # -- the audio --------------------------------------------------------------------------------
+
+    def audio_there(
+        self, key: str, transcript_id: str, *, replace: bool, probe: SourceProbe
+    ) -> ArchivedAudio | None:
+        """Return what ``key`` holds when it is this transcript's audio, shown by content; None when free.
+
+        The stored bytes' SHA-256 is compared with the one the attempt that wrote them recorded beside
+        them; failing that, their MD5 with the source's (``probe``), when the source's ETag is an MD5.
+
+        :raises AssemblyAIFinalError: the file is not shown to be this transcript's audio.
+        """
+        path = self.path(key)
+        if not path.exists():
+            return None
+        if replace:
+            self.log.info("%s exists; replace=True, so it will be overwritten.", path)
+            return None
+        stored = digest_of(path)
+        recorded = read_audio_digest(path)
+        if (
+            recorded is not None
+            and recorded.transcript_id == transcript_id
+            and (recorded.sha256, recorded.size) == (stored.sha256, stored.size)
+        ):
+            self.log.info(
+                "%s already holds the redacted audio of transcript %s (its SHA-256 matches the one recorded "
+                "when it was written).",
+                path,
+                transcript_id,
+            )
+            return ArchivedAudio(wrote=False, sha256=stored.sha256, source_md5=recorded.source_md5)
+        length, md5 = probe()
+        if md5 is not None and length == stored.size and stored.md5 == md5:
+            self.log.info(
+                "%s already holds the redacted audio of transcript %s (length and MD5).", path, transcript_id
+            )
+            return ArchivedAudio(wrote=False, sha256=stored.sha256, source_md5=stored.md5)
+        raise AssemblyAIFinalError(
+            f"{path} already exists and is not shown to be the redacted audio of transcript {transcript_id} "
+            "(no SHA-256 recorded beside it by the attempt that wrote it matches its bytes, and its length "
+            "or MD5 differs from the source's, or the source has no MD5 to compare); it was left untouched. "
+            "Set replace=True to overwrite it, or choose another destination."
+        )
+
+    def prepare(self, key: str) -> None:
+        """Do nothing: a killed attempt's temporary file is removed by the next write of the name."""
+
+    def write_audio(
+        self, key: str, audio: AudioUpload, *, create_only: bool, on_interrupt: Callable[[], None]
+    ) -> str | None:
+        """Stream ``audio`` to ``key`` whole or not at all; None once written, a reason when taken.
+
+        Right before the file becomes visible, its SHA-256 (computed while streaming) and the
+        transcript id are recorded beside it, so a re-run recognises it by content.
+        """
+        path = self.path(key)
+
+        def record_digest() -> None:
+            archived, digest = audio.result(), audio.reader.digest
+            size = digest.size if digest else 0
+            write_audio_digest(
+                path, AudioDigest(audio.transcript_id, size, archived.sha256 or "", archived.source_md5)
+            )
+
+        if write_whole(path, audio.reader, create_only=create_only, before_commit=record_digest):
+            return None
+        return "another writer completed it first"
+
+    def record_digest(self, key: str, transcript_id: str, audio: ArchivedAudio, *, replace: bool) -> None:
+        """Do nothing: :meth:`write_audio` recorded the digest before the audio became visible."""
+
+    def cancel(self) -> None:
+        """Do nothing: the download's cancellation ends the write (nothing is committed)."""
+
+    def explain(self, exc: BaseException, key: str) -> Exception | None:
+        """Return None: the store's own errors say what went wrong."""
+        return None

@@ -16,6 +16,8 @@ from airflow_assemblyai.exceptions import RedactedAudioIntegrityError
 if TYPE_CHECKING:
     from airflow_assemblyai.redaction import AudioFormat
 
+#: The Content-Type each format is labelled with (AssemblyAI's file host says ``binary/octet-stream``).
+AUDIO_CONTENT_TYPES: dict[AudioFormat, str] = {"mp3": "audio/mpeg", "wav": "audio/wav"}
 #: Bytes of the file's start to look at: enough for a WAV's chunks before ``data`` in practice.
 HEADER_BYTES = 64 * 1024
 _U32_MAX = 0xFFFFFFFF

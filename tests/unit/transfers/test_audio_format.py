@@ -6,9 +6,9 @@ import struct
 
 import pytest
 
+from airflow_assemblyai.archive.audio_format import check_audio_header
 from airflow_assemblyai.exceptions import AssemblyAIFinalError, RedactedAudioIntegrityError
 from airflow_assemblyai.testing.audio import encode_mp3, synth_wav, tone_samples
-from airflow_assemblyai.transfers.audio_header import check_audio_header
 
 WAV = synth_wav(seconds=1.0)
 GiB = 1024**3

@@ -2,7 +2,7 @@
 
 The order is the guarantee. Each file is written whole or not at all (one conditional request on S3,
 a temporary name then a link on ``file://``); the manifest, written last, is what makes the record
-complete. The archiver never deletes a file: a failure before the manifest leaves the verified files
+complete. The writer never deletes a file: a failure before the manifest leaves the verified files
 it wrote in place, and the re-run recognises them as this transcript's, writes only what is missing,
 then the manifest. ``replace=True`` overwrites each file and, last, the manifest: the old manifest is
 never removed first. The transcript and subtitles are fetched, and every key beside the audio is
@@ -15,13 +15,11 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from airflow_assemblyai.exceptions import AssemblyAIFinalError
-from airflow_assemblyai.transfers.archive import META_RECORD_ROLE, META_TRANSCRIPT_ID
-from airflow_assemblyai.transfers.record import (
+from airflow_assemblyai.archive.metadata import META_RECORD_ROLE, META_TRANSCRIPT_ID
+from airflow_assemblyai.archive.record import (
     CONTENT_TYPES,
-    MANIFEST_MAX_BYTES,
     Manifest,
     RecordFile,
     RecordKeys,
@@ -30,12 +28,14 @@ from airflow_assemblyai.transfers.record import (
     md5_or_none,
     transcript_document,
 )
+from airflow_assemblyai.archive.verify import verify_record
+from airflow_assemblyai.exceptions import AssemblyAIFinalError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from airflow_assemblyai.archive.sinks import ArchivedAudio, Sink, StoredFile
     from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
-    from airflow_assemblyai.transfers.stores import RecordStore, StoredFile
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +43,8 @@ log = logging.getLogger(__name__)
 _RECOGNISE_LIMIT = 256 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class ArchivedAudio:
-    """What archiving the audio did, and what it learnt of the bytes at the audio's key."""
-
-    #: True when this attempt wrote the audio; False when it was already there.
-    wrote: bool
-    #: SHA-256 of the stored bytes, when known (computed while streaming, or by recognising them).
-    sha256: str | None = None
-    #: The source's MD5 the bytes were verified against, when the source's ETag was one.
-    source_md5: str | None = None
-    #: The number of bytes written, when this attempt wrote them.
-    size: int | None = None
-
-
 @dataclass
-class RecordArchiver:
+class RecordWriter:
     """Complete one record in ``store``.
 
     :param store: where the record goes.
@@ -69,10 +55,9 @@ class RecordArchiver:
     :param subtitle_formats: ``srt``, ``vtt`` or both.
     :param chars_per_caption: the longest subtitle caption; AssemblyAI's default when None.
     :param extra_fields: transcript fields to archive beyond the allow-list (logged as a warning).
-    :param metadata: metadata every file carries besides its role (the transcript id).
     """
 
-    store: RecordStore
+    store: Sink
     keys: RecordKeys
     transcript_id: str
     hook: AssemblyAIHook
@@ -80,7 +65,6 @@ class RecordArchiver:
     subtitle_formats: tuple[str, ...] = ("srt", "vtt")
     chars_per_caption: int | None = None
     extra_fields: tuple[str, ...] = ()
-    metadata: dict[str, str] | None = None
 
     def complete(self, archive_audio: Callable[[], ArchivedAudio]) -> tuple[Manifest, bool]:
         """Archive what is missing and write the manifest; return it, and whether anything was written.
@@ -124,7 +108,7 @@ class RecordArchiver:
         return files
 
     def _metadata(self, role: str) -> dict[str, str]:
-        return {**(self.metadata or {}), META_TRANSCRIPT_ID: self.transcript_id, META_RECORD_ROLE: role}
+        return {META_TRANSCRIPT_ID: self.transcript_id, META_RECORD_ROLE: role}
 
     def _missing(self, role: str, data: bytes) -> bool:
         """Return True when ``role`` must be written; raise when its key holds a file not ours."""
@@ -221,58 +205,3 @@ class RecordArchiver:
 
     def _uri(self, role: str) -> str:
         return self.store.uri(self.keys.of(role))
-
-
-def verify_record(store: RecordStore, manifest_key: str, transcript_id: str) -> Manifest:
-    """Read the manifest at ``manifest_key``; check that each file it lists is there, whole, the same bytes.
-
-    Each file is read back (streamed) and its SHA-256 compared with the one the manifest lists.
-
-    :raises AssemblyAIFinalError: the manifest names another transcript or lists no audio, or a file
-        is missing, differs in size or digest, or (where the store keeps metadata) belongs to another
-        transcript or plays another role.
-    """
-    where = store.uri(manifest_key)
-    manifest = Manifest.parse(store.read(manifest_key, limit=MANIFEST_MAX_BYTES), where=where)
-    if manifest.transcript_id != transcript_id:
-        raise AssemblyAIFinalError(
-            f"{where} is the record of transcript {manifest.transcript_id}, not of {transcript_id}; it was "
-            "left untouched. Choose another key, or set replace=True to overwrite it."
-        )
-    if "audio" not in manifest.files:
-        raise AssemblyAIFinalError(f"The record {where} of transcript {transcript_id} lists no audio.")
-    for listed in manifest.files.values():
-        problem = _file_problem(store, listed, store.find(listed.key), transcript_id)
-        if problem:
-            raise AssemblyAIFinalError(
-                f"The record {where} of transcript {transcript_id} is damaged: "
-                f"{store.uri(listed.key)} {problem}. Archive it again with replace=True while the "
-                "transcript is still at AssemblyAI."
-            )
-    return manifest
-
-
-def _file_problem(
-    store: RecordStore, listed: RecordFile, found: StoredFile | None, transcript_id: str
-) -> str:
-    if found is None:
-        return "is missing"
-    if found.size != listed.size:
-        return f"holds {found.size} bytes where the manifest lists {listed.size}"
-    if found.transcript_id is not None and found.transcript_id != transcript_id:
-        return f"belongs to transcript {found.transcript_id}"
-    if found.role is not None and found.role != listed.role:
-        return f"is the {found.role} file of a record, where the manifest lists its {listed.role}"
-    if not listed.sha256:
-        return (
-            "has no SHA-256 in the manifest (written by an earlier version), so its bytes cannot be shown "
-            "to be the ones archived"
-        )
-    if store.digest(listed.key).sha256 != listed.sha256:
-        return "holds bytes whose SHA-256 differs from the one the manifest lists"
-    return ""
-
-
-def describe_files(manifest: Manifest) -> dict[str, Any]:
-    """Return ``{role: key}`` of a manifest, for logs."""
-    return {role: f.key for role, f in manifest.files.items()}

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from airflow_assemblyai.archive.s3_options import KMS_ENCRYPTION
 from airflow_assemblyai.exceptions import (
     AssemblyAIInvalidInputError,
     AssemblyAIRequestError,
@@ -46,7 +47,6 @@ _XML_MESSAGE = re.compile(rb"<Message>\s*([^<]{0,300}?)\s*</Message>")
 #: An error body is read up to this many bytes for its XML code.
 _ERROR_BODY_LIMIT = 16 * 1024
 #: Server-side encryption modes under which an S3 ETag is not the MD5 of the bytes.
-_ETAG_NOT_MD5_SSE = ("aws:kms", "aws:kms:dsse")
 
 
 class _Interrupted(Exception):
@@ -416,7 +416,7 @@ class ResumableDownload(io.RawIOBase):
         self._announced = True
         self.length = total
         self.etag = etag
-        encrypted = response.headers.get("x-amz-server-side-encryption", "").lower() in _ETAG_NOT_MD5_SSE
+        encrypted = response.headers.get("x-amz-server-side-encryption", "").lower() in KMS_ENCRYPTION
         customer_key = "x-amz-server-side-encryption-customer-algorithm" in response.headers
         self.etag_is_md5 = bool(etag and _MD5_ETAG.fullmatch(etag)) and not (encrypted or customer_key)
         self.last_modified = _http_date(response.headers.get("Last-Modified"))

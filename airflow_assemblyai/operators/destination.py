@@ -1,0 +1,76 @@
+"""A task that checks the archive destination before anything is uploaded or paid for."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_assemblyai.archive.destination import check_path_destination, check_s3_destination
+from airflow_assemblyai.archive.location import as_object_storage_path, split_s3_location
+from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context, ObjectStoragePath
+
+
+class AssemblyAICheckArchiveDestinationOperator(BaseOperator):
+    """Fail at once when the archive destination does not exist or cannot be written.
+
+    Put it upstream of the transcribe task, with the destination the transfer will write: a missing
+    bucket or permission then fails the run before the audio is uploaded and the transcription paid
+    for, instead of after the wait, with the transcript and its PII left at AssemblyAI. Nothing is
+    left behind (see :mod:`airflow_assemblyai.archive.destination` for what is checked).
+
+    :param s3_bucket: the archive bucket (templated); may be omitted when ``s3_key`` is ``s3://bucket/key``.
+    :param s3_key: the archive key or a key prefix, or a full ``s3://bucket/key`` (templated).
+    :param destination: instead of ``s3_bucket``/``s3_key``, any object-storage URI or
+        ``ObjectStoragePath`` the transfer will write (``gs://``, ``abfs://``, ``file:///``...).
+    :param aws_conn_id: the AWS connection the transfer uses.
+    """
+
+    template_fields: Sequence[str] = ("s3_bucket", "s3_key", "destination")
+    ui_color = "#f4e7d3"
+
+    def __init__(
+        self,
+        *,
+        s3_bucket: str | None = None,
+        s3_key: str | None = None,
+        destination: str | ObjectStoragePath | None = None,
+        aws_conn_id: str | None = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.s3_bucket = s3_bucket
+        self.s3_key = s3_key
+        self.destination = destination
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Context) -> str:
+        """Check the destination; return its URI."""
+        if self.destination:
+            if self.s3_bucket or self.s3_key:
+                raise AssemblyAIInvalidInputError(
+                    "destination and s3_bucket/s3_key are both set: give the destination one way only."
+                )
+            path = as_object_storage_path(self.destination)
+            if path.protocol not in ("s3", "s3a"):
+                result = check_path_destination(path)
+                self.log.info("Archive destination %s: %s.", result.uri, result.checked)
+                return result.uri
+            bucket, key = split_s3_location(path.bucket, path.key)
+            conn_id = path.conn_id or self.aws_conn_id
+        elif not self.s3_key and self.s3_bucket:  # the whole bucket: the probe goes to its root
+            bucket, key = str(self.s3_bucket).strip(), ""
+            conn_id = self.aws_conn_id
+        else:
+            bucket, key = split_s3_location(self.s3_bucket, self.s3_key)
+            conn_id = self.aws_conn_id
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        result = check_s3_destination(S3Hook(aws_conn_id=conn_id).get_conn(), bucket, key)
+        self.log.info("Archive destination %s: %s.", result.uri, result.checked)
+        return result.uri
