@@ -118,22 +118,25 @@ def dag_run_state(deployment: Deployment) -> str | None:
 
 
 def test_a_connection_saved_from_the_form_with_empty_optional_fields_works(
-    api_server: Deployment, emulator: Emulator, chromium: str, tmp_path: Path
+    api_server: Deployment, assemblyai_emulator: Emulator, chromium: str, tmp_path: Path
 ) -> None:
-    create_connection_in_the_ui(api_server.api_url, chromium, emulator, tmp_path / "connection-form.png")
+    create_connection_in_the_ui(
+        api_server.api_url, chromium, assemblyai_emulator, tmp_path / "connection-form.png"
+    )
 
     api = httpx.Client(base_url=f"{api_server.api_url}/api/v2", timeout=60)
     stored = api.get(f"/connections/{CONN_ID}").raise_for_status().json()
-    assert (stored["conn_type"], stored["host"]) == ("assemblyai", emulator.base_url)
+    assert (stored["conn_type"], stored["host"]) == ("assemblyai", assemblyai_emulator.base_url)
 
     # Airflow's test endpoint, for the stored connection as Airflow returns it (the password comes
     # back masked, and Airflow merges the stored one back in).
     fields = ("connection_id", "conn_type", "host", "port", "password", "extra")
     tested = api.post("/connections/test", json={k: stored[k] for k in fields}).raise_for_status().json()
-    assert tested == {"status": True, "message": f"Connected to AssemblyAI at {emulator.base_url}."}
-    assert emulator.count("GET", "/v2/transcript") == 1
+    message = f"Connected to AssemblyAI at {assemblyai_emulator.base_url}."
+    assert tested == {"status": True, "message": message}
+    assert assemblyai_emulator.count("GET", "/v2/transcript") == 1
 
     api_server.airflow("dags", "test", DAG_ID)
     assert dag_run_state(api_server) == "success", json.dumps(stored)
-    submitted = [r for r in emulator.requests if (r.method, r.path) == ("POST", "/v2/transcript")]
+    submitted = [r for r in assemblyai_emulator.requests if (r.method, r.path) == ("POST", "/v2/transcript")]
     assert len(submitted) == 1

@@ -17,6 +17,7 @@ import pytest
 
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from tests.integration.airflow_deployment import Deployment, running
+from tests.support import REDACT
 
 pytestmark = pytest.mark.deployment
 
@@ -55,18 +56,25 @@ with DAG("{DAG_ID}", schedule=None, start_date=START, params={{"tid": "", "tid2"
 
 
 @pytest.fixture
-def deployment(tmp_path: Path, emulator: Emulator) -> Iterator[Deployment]:
-    conn = {"conn_type": "assemblyai", "password": emulator.api_key, "host": emulator.base_url}
+def deployment(tmp_path: Path, assemblyai_emulator: Emulator) -> Iterator[Deployment]:
+    conn = {
+        "conn_type": "assemblyai",
+        "password": assemblyai_emulator.api_key,
+        "host": assemblyai_emulator.base_url,
+    }
     with running(
         Deployment(tmp_path / "airflow-home", assemblyai_connection=conn, dags={"wait_dag.py": DAG_FILE})
     ) as deployment:
         yield deployment
 
 
-def test_deferred_wait_is_finished_by_the_triggerer(deployment: Deployment, emulator: Emulator) -> None:
+def test_deferred_wait_is_finished_by_the_triggerer(
+    deployment: Deployment, assemblyai_emulator: Emulator
+) -> None:
     # Ready after six 202s: the pre-deferral poke sees one, the triggerer polls through the rest.
-    params = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_policies": ["person_name"]}
-    tid, tid2 = (emulator.add_transcript(params=params, faults=Faults(render_polls=6)) for _ in range(2))
+    tid, tid2 = (
+        assemblyai_emulator.add_transcript(params=REDACT, faults=Faults(render_polls=6)) for _ in range(2)
+    )
 
     deployment.wait_for_dag(DAG_ID)
     deployment.airflow("dags", "trigger", DAG_ID, "-c", json.dumps({"tid": tid, "tid2": tid2}))
@@ -99,7 +107,7 @@ def test_deferred_wait_is_finished_by_the_triggerer(deployment: Deployment, emul
         assert f"Trigger: transcript {transcript_id} has its redacted audio ready" in logs[task_id], logs[
             task_id
         ]
-        polls = emulator.count("GET", f"/v2/transcript/{transcript_id}/redacted-audio")
+        polls = assemblyai_emulator.count("GET", f"/v2/transcript/{transcript_id}/redacted-audio")
         assert polls == 7  # one poke before deferring, six by the trigger (the last one ready)
     # With an XCom to hand over, a worker resumes the sensor, and the task downstream reads the dict.
     assert "resumed after the trigger's success event" in logs["wait"]

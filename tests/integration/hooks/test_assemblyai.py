@@ -26,18 +26,17 @@ from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.redaction import RedactionPoll
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
-from tests.support import FAST_RETRIES, REDACT
+from tests.support import FAST_RETRIES, REDACT, WAV, set_env
 
 
 def use_connection(monkeypatch: pytest.MonkeyPatch, host: str, api_key: str, **extra: Any) -> None:
     env = assemblyai_connection_env(api_key=api_key, base_url=host, **{**FAST_RETRIES, **extra})
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, env)
 
 
 @pytest.fixture
-def hook(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[AssemblyAIHook]:
-    use_connection(monkeypatch, emulator.base_url, emulator.api_key)
+def hook(assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[AssemblyAIHook]:
+    use_connection(monkeypatch, assemblyai_emulator.base_url, assemblyai_emulator.api_key)
     hook = AssemblyAIHook()
     yield hook
     hook.close()
@@ -50,9 +49,9 @@ def api_requests(emulator: Emulator, method: str, path: str) -> int:
 # -- status paths -------------------------------------------------------------------------------
 
 
-def test_submit_echoes_the_redaction_fields(emulator: Emulator, hook: AssemblyAIHook) -> None:
+def test_submit_echoes_the_redaction_fields(assemblyai_emulator: Emulator, hook: AssemblyAIHook) -> None:
     params = {**REDACT, "redact_pii_audio_quality": "wav", "redact_pii_sub": "entity_name"}
-    transcript = hook.submit_transcript(f"{emulator.base_url}/nowhere.wav", **params)
+    transcript = hook.submit_transcript(f"{assemblyai_emulator.base_url}/nowhere.wav", **params)
     assert transcript["status"] == "queued"
     fetched = hook.get_transcript(transcript["id"])
     for name, value in params.items():
@@ -60,10 +59,10 @@ def test_submit_echoes_the_redaction_fields(emulator: Emulator, hook: AssemblyAI
 
 
 def test_poll_waits_through_queued_and_processing_then_is_ready(
-    emulator: Emulator, hook: AssemblyAIHook
+    assemblyai_emulator: Emulator, hook: AssemblyAIHook
 ) -> None:
-    emulator.next_faults = Faults(processing_seconds=0.6)
-    transcript_id = hook.submit_transcript(emulator.sample_audio_url, **REDACT)["id"]
+    assemblyai_emulator.next_faults = Faults(processing_seconds=0.6)
+    transcript_id = hook.submit_transcript(assemblyai_emulator.sample_audio_url, **REDACT)["id"]
     seen: list[RedactionPoll] = []
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -78,21 +77,25 @@ def test_poll_waits_through_queued_and_processing_then_is_ready(
     assert seen[0].state == "waiting"
 
 
-def test_rendering_audio_is_a_wait(emulator: Emulator, hook: AssemblyAIHook) -> None:
-    tid = emulator.add_transcript(status="completed", params=REDACT, faults=Faults(render_seconds=60))
+def test_rendering_audio_is_a_wait(assemblyai_emulator: Emulator, hook: AssemblyAIHook) -> None:
+    tid = assemblyai_emulator.add_transcript(
+        status="completed", params=REDACT, faults=Faults(render_seconds=60)
+    )
     verdict = hook.poll_redacted_audio(tid)
     assert verdict.state == "waiting"
     assert verdict.reason == "rendering redacted audio"
     assert not hook.get_redacted_audio(tid).ready
 
 
-def test_in_progress_400_is_pending_not_an_error(emulator: Emulator, hook: AssemblyAIHook) -> None:
-    tid = emulator.add_transcript(status="processing", params=REDACT)
+def test_in_progress_400_is_pending_not_an_error(assemblyai_emulator: Emulator, hook: AssemblyAIHook) -> None:
+    tid = assemblyai_emulator.add_transcript(status="processing", params=REDACT)
     assert not hook.get_redacted_audio(tid).ready
 
 
-def test_ready_url_is_fresh_every_time_and_masked(emulator: Emulator, hook: AssemblyAIHook) -> None:
-    tid = emulator.add_transcript(status="completed", params={**REDACT, "redact_pii_audio_quality": "wav"})
+def test_ready_url_is_fresh_every_time_and_masked(
+    assemblyai_emulator: Emulator, hook: AssemblyAIHook
+) -> None:
+    tid = assemblyai_emulator.add_transcript(status="completed", params=WAV)
     first, second = hook.get_redacted_audio(tid), hook.get_redacted_audio(tid)
     assert first.ready
     assert first.url
@@ -103,40 +106,46 @@ def test_ready_url_is_fresh_every_time_and_masked(emulator: Emulator, hook: Asse
     assert hook.poll_redacted_audio(tid).audio_format == "wav"
 
 
-def test_failed_transcript_fails_with_its_text(emulator: Emulator, hook: AssemblyAIHook) -> None:
-    tid = emulator.add_transcript(status="error", params=REDACT, faults=Faults(error="Audio file is empty"))
+def test_failed_transcript_fails_with_its_text(assemblyai_emulator: Emulator, hook: AssemblyAIHook) -> None:
+    tid = assemblyai_emulator.add_transcript(
+        status="error", params=REDACT, faults=Faults(error="Audio file is empty")
+    )
     with pytest.raises(TranscriptFailedError, match="Audio file is empty"):
         hook.poll_redacted_audio(tid)
 
 
-def test_redaction_never_requested_is_final(emulator: Emulator, hook: AssemblyAIHook) -> None:
-    tid = emulator.add_transcript(status="completed", params={"redact_pii": False})
+def test_redaction_never_requested_is_final(assemblyai_emulator: Emulator, hook: AssemblyAIHook) -> None:
+    tid = assemblyai_emulator.add_transcript(status="completed", params={"redact_pii": False})
     with pytest.raises(RedactionNotRequestedError):
         hook.get_redacted_audio(tid)
     with pytest.raises(RedactionNotRequestedError):
         hook.poll_redacted_audio(tid)
 
 
-def test_unknown_transcript_is_final_without_retry(emulator: Emulator, hook: AssemblyAIHook) -> None:
+def test_unknown_transcript_is_final_without_retry(
+    assemblyai_emulator: Emulator, hook: AssemblyAIHook
+) -> None:
     with pytest.raises(TranscriptNotFoundError):
         hook.get_redacted_audio("no-such-transcript")
     with pytest.raises(TranscriptNotFoundError):
         hook.get_transcript("no-such-transcript")
-    assert api_requests(emulator, "GET", "/v2/transcript/no-such-transcript") == 1
+    assert api_requests(assemblyai_emulator, "GET", "/v2/transcript/no-such-transcript") == 1
 
 
-def test_expired_audio_is_final(emulator: Emulator, hook: AssemblyAIHook) -> None:
-    tid = emulator.add_transcript(status="completed", params=REDACT)
-    emulator.expire(tid)
+def test_expired_audio_is_final(assemblyai_emulator: Emulator, hook: AssemblyAIHook) -> None:
+    tid = assemblyai_emulator.add_transcript(status="completed", params=REDACT)
+    assemblyai_emulator.expire(tid)
     with pytest.raises(RedactedAudioExpiredError, match="24 hours"):
         hook.get_redacted_audio(tid)
 
 
-def test_delete_twice_succeeds_and_unknown_id_fails(emulator: Emulator, hook: AssemblyAIHook) -> None:
-    tid = emulator.add_transcript(status="completed", params=REDACT)
+def test_delete_twice_succeeds_and_unknown_id_fails(
+    assemblyai_emulator: Emulator, hook: AssemblyAIHook
+) -> None:
+    tid = assemblyai_emulator.add_transcript(status="completed", params=REDACT)
     hook.delete_transcript(tid)
     hook.delete_transcript(tid)
-    assert emulator.deleted(tid)
+    assert assemblyai_emulator.deleted(tid)
     with pytest.raises(AssemblyAIFinalError):
         hook.delete_transcript("never-existed")
 
@@ -145,27 +154,29 @@ def test_delete_twice_succeeds_and_unknown_id_fails(emulator: Emulator, hook: As
 
 
 @pytest.mark.parametrize("statuses", [[408], [429], [500], [502], [503], [504], [429, 503], [408, 408]])
-def test_passing_faults_are_retried(emulator: Emulator, hook: AssemblyAIHook, statuses: list[int]) -> None:
-    tid = emulator.add_transcript(status="completed", params=REDACT)
-    emulator.set_faults(tid, Faults(api_errors=list(statuses), retry_after=0))
+def test_passing_faults_are_retried(
+    assemblyai_emulator: Emulator, hook: AssemblyAIHook, statuses: list[int]
+) -> None:
+    tid = assemblyai_emulator.add_transcript(status="completed", params=REDACT)
+    assemblyai_emulator.set_faults(tid, Faults(api_errors=list(statuses), retry_after=0))
     assert hook.get_transcript(tid)["id"] == tid
-    assert api_requests(emulator, "GET", f"/v2/transcript/{tid}") == len(statuses) + 1
+    assert api_requests(assemblyai_emulator, "GET", f"/v2/transcript/{tid}") == len(statuses) + 1
 
 
-def test_retries_stop_at_the_budget(emulator: Emulator, hook: AssemblyAIHook) -> None:
-    tid = emulator.add_transcript(status="completed", params=REDACT)
-    emulator.set_faults(tid, Faults(api_errors=[503] * 10))
+def test_retries_stop_at_the_budget(assemblyai_emulator: Emulator, hook: AssemblyAIHook) -> None:
+    tid = assemblyai_emulator.add_transcript(status="completed", params=REDACT)
+    assemblyai_emulator.set_faults(tid, Faults(api_errors=[503] * 10))
     with pytest.raises(AssemblyAITransientError, match="HTTP 503"):
         hook.get_transcript(tid)
-    assert api_requests(emulator, "GET", f"/v2/transcript/{tid}") == FAST_RETRIES["max_attempts"]
+    assert api_requests(assemblyai_emulator, "GET", f"/v2/transcript/{tid}") == FAST_RETRIES["max_attempts"]
 
 
 def test_retry_after_is_honoured_up_to_the_cap(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    use_connection(monkeypatch, emulator.base_url, emulator.api_key, retry_wait_max=0.2)
-    tid = emulator.add_transcript(status="completed", params=REDACT)
-    emulator.set_faults(tid, Faults(api_errors=[429, 429], retry_after=30))
+    use_connection(monkeypatch, assemblyai_emulator.base_url, assemblyai_emulator.api_key, retry_wait_max=0.2)
+    tid = assemblyai_emulator.add_transcript(status="completed", params=REDACT)
+    assemblyai_emulator.set_faults(tid, Faults(api_errors=[429, 429], retry_after=30))
     AssemblyAIHook().get_transcript(tid)
     logged = "".join(capfd.readouterr())
     assert "HTTP 429" in logged
@@ -173,75 +184,79 @@ def test_retry_after_is_honoured_up_to_the_cap(
 
 
 def test_retry_after_below_the_cap_is_used_as_given(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    use_connection(monkeypatch, emulator.base_url, emulator.api_key, retry_wait_max=60)
-    tid = emulator.add_transcript(status="completed", params=REDACT)
-    emulator.set_faults(tid, Faults(api_errors=[429], retry_after=1))
+    use_connection(monkeypatch, assemblyai_emulator.base_url, assemblyai_emulator.api_key, retry_wait_max=60)
+    tid = assemblyai_emulator.add_transcript(status="completed", params=REDACT)
+    assemblyai_emulator.set_faults(tid, Faults(api_errors=[429], retry_after=1))
     AssemblyAIHook().get_transcript(tid)
     assert "retrying in 1.0 s" in "".join(capfd.readouterr())
 
 
 @pytest.mark.parametrize("status", [401, 403, 400, 404])
-def test_client_errors_are_never_retried(emulator: Emulator, hook: AssemblyAIHook, status: int) -> None:
-    tid = emulator.add_transcript(status="completed", params=REDACT)
-    emulator.set_faults(tid, Faults(api_errors=[status]))
+def test_client_errors_are_never_retried(
+    assemblyai_emulator: Emulator, hook: AssemblyAIHook, status: int
+) -> None:
+    tid = assemblyai_emulator.add_transcript(status="completed", params=REDACT)
+    assemblyai_emulator.set_faults(tid, Faults(api_errors=[status]))
     with pytest.raises(AssemblyAIRequestError) as info:
         hook.get_transcript(tid)
     assert info.value.http_status == status
     assert isinstance(info.value, AssemblyAIFinalError)
-    assert api_requests(emulator, "GET", f"/v2/transcript/{tid}") == 1
+    assert api_requests(assemblyai_emulator, "GET", f"/v2/transcript/{tid}") == 1
 
 
 def test_wrong_key_fails_at_once_and_never_shows_the_key(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     wrong_key = "wrong-key-that-must-not-leak-42"
-    use_connection(monkeypatch, emulator.base_url, wrong_key)
+    use_connection(monkeypatch, assemblyai_emulator.base_url, wrong_key)
     with pytest.raises(AssemblyAIAuthError) as info:
         AssemblyAIHook().list_transcripts()
     assert wrong_key not in str(info.value)
     assert wrong_key not in repr(info.value)
     assert wrong_key not in "".join(capfd.readouterr())
-    assert api_requests(emulator, "GET", "/v2/transcript") == 1
+    assert api_requests(assemblyai_emulator, "GET", "/v2/transcript") == 1
 
 
-def test_submit_is_not_repeated_after_it_reached_the_server(emulator: Emulator, hook: AssemblyAIHook) -> None:
-    emulator.queue_responses([503])
+def test_submit_is_not_repeated_after_it_reached_the_server(
+    assemblyai_emulator: Emulator, hook: AssemblyAIHook
+) -> None:
+    assemblyai_emulator.queue_responses([503])
     with pytest.raises(AssemblyAITransientError):
         hook.submit_transcript("https://example.invalid/a.wav", **REDACT)
-    assert api_requests(emulator, "POST", "/v2/transcript") == 1
+    assert api_requests(assemblyai_emulator, "POST", "/v2/transcript") == 1
 
 
 def test_a_408_is_retried_for_reads_and_deletes_but_never_for_posts(
-    emulator: Emulator, hook: AssemblyAIHook, tmp_path: Path
+    assemblyai_emulator: Emulator, hook: AssemblyAIHook, tmp_path: Path
 ) -> None:
-    tid = emulator.add_transcript(status="completed", params=REDACT)
-    emulator.set_faults(tid, Faults(api_errors=[408, 408]))
+    tid = assemblyai_emulator.add_transcript(status="completed", params=REDACT)
+    assemblyai_emulator.set_faults(tid, Faults(api_errors=[408, 408]))
     assert hook.get_redacted_audio(tid).ready
-    assert api_requests(emulator, "GET", f"/v2/transcript/{tid}/redacted-audio") == 3
-    emulator.set_faults(tid, Faults(api_errors=[408]))
+    assert api_requests(assemblyai_emulator, "GET", f"/v2/transcript/{tid}/redacted-audio") == 3
+    assemblyai_emulator.set_faults(tid, Faults(api_errors=[408]))
     hook.delete_transcript(tid)
-    assert emulator.deleted(tid)
-    assert api_requests(emulator, "DELETE", f"/v2/transcript/{tid}") == 2
+    assert assemblyai_emulator.deleted(tid)
+    assert api_requests(assemblyai_emulator, "DELETE", f"/v2/transcript/{tid}") == 2
 
-    emulator.queue_responses([408])
+    assemblyai_emulator.queue_responses([408])
     with pytest.raises(AssemblyAITransientError, match="HTTP 408"):
         hook.submit_transcript("https://example.invalid/a.wav", **REDACT)
-    assert api_requests(emulator, "POST", "/v2/transcript") == 1
-    emulator.queue_responses([408])
+    assert api_requests(assemblyai_emulator, "POST", "/v2/transcript") == 1
+    assemblyai_emulator.queue_responses([408])
     audio = tmp_path / "a.wav"
     audio.write_bytes(b"RIFF")
     with pytest.raises(AssemblyAITransientError, match="HTTP 408"):
         hook.upload_file(audio)
-    assert api_requests(emulator, "POST", "/v2/upload") == 1
+    assert api_requests(assemblyai_emulator, "POST", "/v2/upload") == 1
 
 
-def test_submit_is_repeated_after_a_429(emulator: Emulator, hook: AssemblyAIHook) -> None:
-    emulator.queue_responses([429], retry_after=0)
+def test_submit_is_repeated_after_a_429(assemblyai_emulator: Emulator, hook: AssemblyAIHook) -> None:
+    assemblyai_emulator.queue_responses([429], retry_after=0)
     transcript = hook.submit_transcript("https://example.invalid/a.wav", **REDACT)
     assert transcript["status"] == "queued"
-    assert api_requests(emulator, "POST", "/v2/transcript") == 2
+    assert api_requests(assemblyai_emulator, "POST", "/v2/transcript") == 2
 
 
 class MisbehavingServer:
@@ -314,8 +329,8 @@ def test_test_connection_ok(hook: AssemblyAIHook) -> None:
     assert ok, message
 
 
-def test_test_connection_wrong_key(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_connection(monkeypatch, emulator.base_url, "not-the-key")
+def test_test_connection_wrong_key(assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_connection(monkeypatch, assemblyai_emulator.base_url, "not-the-key")
     ok, message = AssemblyAIHook().test_connection()
     assert not ok
     assert "refused the API key" in message
@@ -333,34 +348,38 @@ def test_test_connection_unreachable_host(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_upload_streams_the_file_and_survives_a_429(
-    emulator: Emulator, hook: AssemblyAIHook, tmp_path: Path
+    assemblyai_emulator: Emulator, hook: AssemblyAIHook, tmp_path: Path
 ) -> None:
     payload = bytes(range(256)) * 12_000  # ~3 MiB, several chunks
     source = tmp_path / "call.wav"
     source.write_bytes(payload)
-    emulator.queue_responses([429], retry_after=0)
+    assemblyai_emulator.queue_responses([429], retry_after=0)
     upload_url = hook.upload_file(source, chunk_size=256 * 1024)
-    uploads = [r for r in emulator.requests if r.path == "/v2/upload"]
+    uploads = [r for r in assemblyai_emulator.requests if r.path == "/v2/upload"]
     assert len(uploads) == 2
     assert uploads[-1].headers.get("transfer-encoding") == "chunked"  # streamed, not one buffer
     tid = hook.submit_transcript(upload_url, **REDACT)["id"]
     assert hook.get_transcript(tid)["audio_url"] == upload_url
 
 
-def test_upload_of_a_missing_file_fails_before_any_request(emulator: Emulator, hook: AssemblyAIHook) -> None:
+def test_upload_of_a_missing_file_fails_before_any_request(
+    assemblyai_emulator: Emulator, hook: AssemblyAIHook
+) -> None:
     from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
 
     with pytest.raises(AssemblyAIInvalidInputError, match="audio_path"):
         hook.upload_file("/nonexistent/file.wav")
-    assert not [r for r in emulator.requests if r.kind == "api"]
+    assert not [r for r in assemblyai_emulator.requests if r.kind == "api"]
 
 
 # -- async twins behave the same ------------------------------------------------------------------
 
 
-async def test_async_poll_path(emulator: Emulator, hook: AssemblyAIHook) -> None:
-    ready = emulator.add_transcript(status="completed", params=REDACT)
-    failed = emulator.add_transcript(status="error", params=REDACT, faults=Faults(error="Bad audio"))
+async def test_async_poll_path(assemblyai_emulator: Emulator, hook: AssemblyAIHook) -> None:
+    ready = assemblyai_emulator.add_transcript(status="completed", params=REDACT)
+    failed = assemblyai_emulator.add_transcript(
+        status="error", params=REDACT, faults=Faults(error="Bad audio")
+    )
     try:
         assert (await hook.apoll_redacted_audio(ready)).ready
         audio = await hook.aget_redacted_audio(ready)
@@ -374,17 +393,20 @@ async def test_async_poll_path(emulator: Emulator, hook: AssemblyAIHook) -> None
         await hook.aclose()
 
 
-async def test_async_retries_count_like_sync(emulator: Emulator, hook: AssemblyAIHook) -> None:
-    tid = emulator.add_transcript(status="completed", params=REDACT)
-    emulator.set_faults(tid, Faults(api_errors=[429, 502], retry_after=0))
+async def test_async_retries_count_like_sync(assemblyai_emulator: Emulator, hook: AssemblyAIHook) -> None:
+    tid = assemblyai_emulator.add_transcript(status="completed", params=REDACT)
+    assemblyai_emulator.set_faults(tid, Faults(api_errors=[429, 502], retry_after=0))
     try:
         assert (await hook.aget_transcript(tid))["id"] == tid
-        assert api_requests(emulator, "GET", f"/v2/transcript/{tid}") == 3
-        emulator.set_faults(tid, Faults(api_errors=[503] * 10))
+        assert api_requests(assemblyai_emulator, "GET", f"/v2/transcript/{tid}") == 3
+        assemblyai_emulator.set_faults(tid, Faults(api_errors=[503] * 10))
         with pytest.raises(AssemblyAITransientError):
             await hook.aget_transcript(tid)
-        assert api_requests(emulator, "GET", f"/v2/transcript/{tid}") == 3 + FAST_RETRIES["max_attempts"]
-        emulator.set_faults(tid, Faults(api_errors=[401]))
+        assert (
+            api_requests(assemblyai_emulator, "GET", f"/v2/transcript/{tid}")
+            == 3 + FAST_RETRIES["max_attempts"]
+        )
+        assemblyai_emulator.set_faults(tid, Faults(api_errors=[401]))
         with pytest.raises(AssemblyAIAuthError):
             await hook.aget_transcript(tid)
     finally:
@@ -392,7 +414,7 @@ async def test_async_retries_count_like_sync(emulator: Emulator, hook: AssemblyA
 
 
 async def test_async_submit_upload_and_delete(
-    emulator: Emulator, hook: AssemblyAIHook, tmp_path: Path
+    assemblyai_emulator: Emulator, hook: AssemblyAIHook, tmp_path: Path
 ) -> None:
     source = tmp_path / "a.wav"
     source.write_bytes(b"RIFF" + b"\0" * 50_000)
@@ -401,7 +423,7 @@ async def test_async_submit_upload_and_delete(
         tid = (await hook.asubmit_transcript(upload_url, **REDACT))["id"]
         await hook.adelete_transcript(tid)
         await hook.adelete_transcript(tid)
-        assert emulator.deleted(tid)
+        assert assemblyai_emulator.deleted(tid)
         assert (await hook.alist_transcripts())["transcripts"]
     finally:
         await hook.aclose()

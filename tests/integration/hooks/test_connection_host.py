@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -11,24 +10,18 @@ from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError, AssemblyA
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.testing.emulator import Emulator
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
-from tests.integration.hooks.forward_proxy import ForwardProxy, forward_proxy
+from tests.integration.hooks.forward_proxy import ForwardProxy
+from tests.support import set_env
 
 KEY = "key-that-must-never-travel-in-clear"
 REMOTE = "http://assemblyai.example.test"
-
-
-@pytest.fixture
-def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForwardProxy]:
-    with forward_proxy(monkeypatch) as running:
-        yield running
 
 
 def use_connection(monkeypatch: pytest.MonkeyPatch, host: str, api_key: str = KEY, **extra: object) -> None:
     env = assemblyai_connection_env(
         api_key=api_key, base_url=host, max_attempts=2, retry_wait_initial=0.01, **extra
     )
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, env)
 
 
 def test_plain_http_to_a_remote_host_is_refused_and_the_key_never_leaves(
@@ -63,9 +56,14 @@ def test_allow_insecure_http_sends_with_a_warning(
 
 @pytest.mark.parametrize("loopback", ["127.0.0.1", "localhost"])
 def test_plain_http_to_loopback_stays_allowed_without_a_warning(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], loopback: str
+    assemblyai_emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    loopback: str,
 ) -> None:
-    use_connection(monkeypatch, emulator.base_url.replace("127.0.0.1", loopback), emulator.api_key)
+    use_connection(
+        monkeypatch, assemblyai_emulator.base_url.replace("127.0.0.1", loopback), assemblyai_emulator.api_key
+    )
     ok, message = AssemblyAIHook().test_connection()
     assert ok, message
     assert "unencrypted" not in "".join(capfd.readouterr())
@@ -73,19 +71,19 @@ def test_plain_http_to_loopback_stays_allowed_without_a_warning(
 
 @pytest.mark.parametrize("form", ["json-host", "uri"])
 def test_a_host_without_a_scheme_is_refused_at_once_showing_what_was_tried(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, form: str
+    assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, form: str
 ) -> None:
-    port = emulator.base_url.rsplit(":", 1)[1]
+    port = assemblyai_emulator.base_url.rsplit(":", 1)[1]
     # Both would otherwise be taken as https and retried 5 times against a plain-http server.
     retries = {"max_attempts": 5, "retry_wait_initial": 0.01}
     if form == "uri":
         query = "&".join(f"{name}={value}" for name, value in retries.items())
-        conn = f"assemblyai://:{emulator.api_key}@127.0.0.1:{port}?{query}"
+        conn = f"assemblyai://:{assemblyai_emulator.api_key}@127.0.0.1:{port}?{query}"
     else:
         conn = json.dumps(
             {
                 "conn_type": "assemblyai",
-                "password": emulator.api_key,
+                "password": assemblyai_emulator.api_key,
                 "host": f"127.0.0.1:{port}",
                 "extra": retries,
             }
@@ -97,7 +95,7 @@ def test_a_host_without_a_scheme_is_refused_at_once_showing_what_was_tried(
     assert f"'127.0.0.1:{port}'" in message  # what was tried
     assert f"http://127.0.0.1:{port}" in message  # the fix, spelled out
     assert "Host" in message
-    assert emulator.api_key not in message
+    assert assemblyai_emulator.api_key not in message
     ok, tested = AssemblyAIHook().test_connection()
     assert not ok
     assert "scheme" in tested
@@ -114,13 +112,14 @@ def test_a_refused_host_is_shown_without_its_credentials(monkeypatch: pytest.Mon
 
 
 def test_a_transient_failure_names_the_url_it_tried(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # https to the emulator's plain-http port: every attempt fails the TLS handshake.
-    use_connection(monkeypatch, emulator.base_url.replace("http://", "https://"), emulator.api_key)
+    use_connection(
+        monkeypatch, assemblyai_emulator.base_url.replace("http://", "https://"), assemblyai_emulator.api_key
+    )
     with pytest.raises(AssemblyAITransientError) as info:
         AssemblyAIHook().list_transcripts()
-    assert f"GET {emulator.base_url.replace('http://', 'https://')}/v2/transcript did not succeed" in str(
-        info.value
-    )
+    https_url = assemblyai_emulator.base_url.replace("http://", "https://")
+    assert f"GET {https_url}/v2/transcript did not succeed" in str(info.value)
     assert "check the connection's Host" in str(info.value)

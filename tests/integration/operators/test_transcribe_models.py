@@ -14,7 +14,7 @@ from airflow_assemblyai.testing.emulator import (
     Emulator,
 )
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
-from tests.support import REDACT
+from tests.support import REDACT, set_env
 
 AUDIO = "https://example.invalid/call.wav"
 
@@ -22,8 +22,7 @@ AUDIO = "https://example.invalid/call.wav"
 def use_connection(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, **extra: object) -> None:
     retries = {"max_attempts": 3, "retry_wait_initial": 0.01, "retry_wait_max": 0.02}
     env = assemblyai_connection_env(api_key=emulator.api_key, base_url=emulator.base_url, **retries, **extra)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, env)
 
 
 def transcribe(**kwargs: object) -> str:
@@ -32,41 +31,41 @@ def transcribe(**kwargs: object) -> str:
 
 
 def test_without_a_choice_the_provider_default_chain_is_sent(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_connection(monkeypatch, emulator)
+    use_connection(monkeypatch, assemblyai_emulator)
     tid = transcribe(redact_pii_policies=["person_name"])
-    assert emulator.submissions[-1]["speech_models"] == list(DEFAULT_SPEECH_MODELS)
+    assert assemblyai_emulator.submissions[-1]["speech_models"] == list(DEFAULT_SPEECH_MODELS)
     transcript = AssemblyAIHook().get_transcript(tid)
     assert transcript["speech_models"] == list(DEFAULT_SPEECH_MODELS)
 
 
 def test_the_connection_default_beats_the_provider_default_and_the_task_beats_both(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_connection(monkeypatch, emulator, speech_models="universal-2")
+    use_connection(monkeypatch, assemblyai_emulator, speech_models="universal-2")
     transcribe(redact_pii_policies=["person_name"])
-    assert emulator.submissions[-1]["speech_models"] == ["universal-2"]
+    assert assemblyai_emulator.submissions[-1]["speech_models"] == ["universal-2"]
     transcribe(redact_pii_policies=["person_name"], speech_models=["universal-3-5-pro"])
-    assert emulator.submissions[-1]["speech_models"] == ["universal-3-5-pro"]
+    assert assemblyai_emulator.submissions[-1]["speech_models"] == ["universal-3-5-pro"]
 
 
 def test_the_singular_speech_model_is_refused_before_any_request(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_connection(monkeypatch, emulator)
+    use_connection(monkeypatch, assemblyai_emulator)
     with pytest.raises(
         AssemblyAIInvalidInputError, match=r"speech_model \(singular\) is deprecated.*speech_models"
     ):
         AssemblyAIHook().submit_transcript(AUDIO, speech_model="best", **REDACT)
-    assert emulator.count("POST", "/v2/transcript") == 0
+    assert assemblyai_emulator.count("POST", "/v2/transcript") == 0
 
 
 @pytest.mark.parametrize("retired", ["universal-3-pro", "nano", "best"])
 def test_a_retired_model_fails_once_with_the_replacement_assemblyai_suggests(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, retired: str
+    assemblyai_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, retired: str
 ) -> None:
-    use_connection(monkeypatch, emulator)
+    use_connection(monkeypatch, assemblyai_emulator)
     with pytest.raises(SpeechModelRejectedError) as info:
         transcribe(redact_pii_policies=["person_name"], speech_models=[retired, "universal-2"])
     message = str(info.value)
@@ -74,13 +73,15 @@ def test_a_retired_model_fails_once_with_the_replacement_assemblyai_suggests(
     assert 'Use speech_models: ["universal-3-5-pro", "universal-2"] instead.' in message
     assert "connection 'assemblyai_default'" in message  # says where to change it
     assert info.value.http_status == 400
-    assert emulator.count("POST", "/v2/transcript") == 1  # permanent: never retried
+    assert assemblyai_emulator.count("POST", "/v2/transcript") == 1  # permanent: never retried
 
 
-def test_the_emulator_refuses_what_the_api_refuses(emulator: Emulator) -> None:
+def test_the_emulator_refuses_what_the_api_refuses(assemblyai_emulator: Emulator) -> None:
     import httpx
 
-    with httpx.Client(base_url=emulator.base_url, headers={"Authorization": emulator.api_key}) as client:
+    with httpx.Client(
+        base_url=assemblyai_emulator.base_url, headers={"Authorization": assemblyai_emulator.api_key}
+    ) as client:
         missing = client.post("/v2/transcript", json={"audio_url": AUDIO, **REDACT})
         singular = client.post(
             "/v2/transcript", json={"audio_url": AUDIO, "speech_model": "universal-2", **REDACT}

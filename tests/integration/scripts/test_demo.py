@@ -8,13 +8,12 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_assemblyai.testing.emulator import Emulator
+from airflow_assemblyai.testing.pytest_plugin import run_dag_test
 from tests.integration.dags.test_example_dag import load_example_dag
 
 SCRIPT = Path(__file__).parents[3] / "scripts" / "demo.py"
@@ -112,16 +111,16 @@ def test_a_failed_run_keeps_its_log_and_prints_the_error_lines() -> None:
 
 
 def test_dry_run_prints_exactly_what_the_example_dag_sends_and_masks_the_key(
-    emulator_connection: Emulator,
+    assemblyai_connection: Emulator,
     s3_bucket: str,
-    dag_runner: Callable[..., Any],
+    airflow_metadata_db: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    audio = emulator_connection.sample_audio_url  # a URL the (strict) emulator can download
+    audio = assemblyai_connection.sample_audio_url  # a URL the (strict) emulator can download
     monkeypatch.setenv("ASSEMBLYAI_EXAMPLE_POLL_SECONDS", "0.2")
-    dag_run = dag_runner(load_example_dag(), run_conf={"audio_url": audio, "bucket": s3_bucket})
+    dag_run = run_dag_test(load_example_dag(), run_conf={"audio_url": audio, "bucket": s3_bucket})
     assert dag_run.state == "success"
-    sent = emulator_connection.submissions[0]
+    sent = assemblyai_connection.submissions[0]
 
     secret = "sk-dry-run-secret-0123456789"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ASSEMBLYAI"))}

@@ -14,7 +14,8 @@ from airflow.sdk import DAG
 from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.testing.loopback import assemblyai_connection_env
-from tests.support import REDACT
+from airflow_assemblyai.testing.pytest_plugin import run_dag_test
+from tests.support import REDACT, WAV, set_env
 
 MODES = [
     pytest.param({"mode": "poke"}, id="poke"),
@@ -23,18 +24,18 @@ MODES = [
 ]
 
 
-pytestmark = pytest.mark.usefixtures("emulator_connection")
+pytestmark = pytest.mark.usefixtures("assemblyai_connection")
 
 
 SensorRun = Callable[..., tuple[str, Any]]
 
 
 @pytest.fixture
-def run_sensor(dag_runner: Callable[..., Any]) -> SensorRun:
+def run_sensor(airflow_metadata_db: Path) -> SensorRun:
     """Return a function that runs a one-task DAG with the sensor: ``(final state, XCom)``."""
 
     def run(transcript_id: str, **sensor_kwargs: Any) -> tuple[str, Any]:
-        return _run_sensor(dag_runner, transcript_id, **sensor_kwargs)
+        return _run_sensor(run_dag_test, transcript_id, **sensor_kwargs)
 
     return run
 
@@ -56,15 +57,13 @@ def _run_sensor(run_dag: Callable[..., Any], transcript_id: str, **sensor_kwargs
 
 @pytest.mark.parametrize("mode", MODES)
 def test_waits_then_returns_id_and_format(
-    run_sensor: SensorRun, emulator: Emulator, mode: dict[str, Any]
+    run_sensor: SensorRun, assemblyai_emulator: Emulator, mode: dict[str, Any]
 ) -> None:
-    tid = emulator.add_transcript(
-        params={**REDACT, "redact_pii_audio_quality": "wav"}, faults=Faults(render_polls=2)
-    )
+    tid = assemblyai_emulator.add_transcript(params=WAV, faults=Faults(render_polls=2))
     state, xcom = run_sensor(tid, **mode)
     assert state == "success"
     assert xcom == {"transcript_id": tid, "audio_format": "wav"}
-    assert emulator.count("GET", f"/v2/transcript/{tid}/redacted-audio") >= 2
+    assert assemblyai_emulator.count("GET", f"/v2/transcript/{tid}/redacted-audio") >= 2
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -77,27 +76,31 @@ def test_waits_then_returns_id_and_format(
     ],
 )
 def test_final_errors_fail_at_once_without_retries(
-    run_sensor: SensorRun, emulator: Emulator, mode: dict[str, Any], seed: dict[str, Any]
+    run_sensor: SensorRun, assemblyai_emulator: Emulator, mode: dict[str, Any], seed: dict[str, Any]
 ) -> None:
     seed = dict(seed)
     expire = seed.pop("expire", False)
-    tid = emulator.add_transcript(**{"params": REDACT, **seed})
+    tid = assemblyai_emulator.add_transcript(**{"params": REDACT, **seed})
     if expire:
-        emulator.expire(tid)
+        assemblyai_emulator.expire(tid)
     state, _ = run_sensor(tid, **mode)
     assert state == "failed"
-    transcript_reads = [r for r in emulator.requests if r.path == f"/v2/transcript/{tid}"]
+    transcript_reads = [r for r in assemblyai_emulator.requests if r.path == f"/v2/transcript/{tid}"]
     assert len(transcript_reads) == 1  # no task retry, no second poll
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_unknown_transcript_and_wrong_key_fail(
-    run_sensor: SensorRun, emulator: Emulator, mode: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    run_sensor: SensorRun,
+    assemblyai_emulator: Emulator,
+    mode: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert run_sensor("never-known", **mode)[0] == "failed"
-    tid = emulator.add_transcript(params=REDACT)
-    for name, value in assemblyai_connection_env(api_key="wrong-key", base_url=emulator.base_url).items():
-        monkeypatch.setenv(name, value)
+    tid = assemblyai_emulator.add_transcript(params=REDACT)
+    set_env(
+        monkeypatch, assemblyai_connection_env(api_key="wrong-key", base_url=assemblyai_emulator.base_url)
+    )
     assert run_sensor(tid, **mode)[0] == "failed"
 
 
@@ -135,24 +138,28 @@ OUTCOME_CELLS = [
     [pytest.param(*cell, id="-".join(cell[:3]).replace(" ", "-")) for cell in OUTCOME_CELLS],
 )
 def test_soft_fail_and_never_fail_outcomes(
-    run_sensor: SensorRun, emulator: Emulator, outcome: str, flag: str, where: str, expected: str
+    run_sensor: SensorRun, assemblyai_emulator: Emulator, outcome: str, flag: str, where: str, expected: str
 ) -> None:
     if outcome == "timeout":
-        tid = emulator.add_transcript(status="processing", params=REDACT)
+        tid = assemblyai_emulator.add_transcript(status="processing", params=REDACT)
         first_reads = None
     elif where == "deferred-first-poke":
-        tid = emulator.add_transcript(status="error", params=REDACT)
+        tid = assemblyai_emulator.add_transcript(status="error", params=REDACT)
         first_reads = 1  # the first poll already sees the failed transcript
     else:
         # The first poll spends its retry budget (2 attempts) on 503s and counts as "not yet";
         # the next poll finds the transcript failed: a later poke reads it, while the trigger's
         # shared poller sees it failed, with its error text, in the list, without reading it.
-        tid = emulator.add_transcript(status="error", params=REDACT, faults=Faults(api_errors=[503, 503]))
+        tid = assemblyai_emulator.add_transcript(
+            status="error", params=REDACT, faults=Faults(api_errors=[503, 503])
+        )
         first_reads = 2 if where == "deferred-trigger" else 3
     state, _ = run_sensor(tid, timeout=1, retries=0, **FLAGS[flag], **WHERE[where])
     assert state == expected
-    reads = [r for r in emulator.requests if r.path == f"/v2/transcript/{tid}"]
-    lists = [r for r in emulator.requests if r.path == "/v2/transcript"]  # the trigger's shared poller
+    reads = [r for r in assemblyai_emulator.requests if r.path == f"/v2/transcript/{tid}"]
+    lists = [
+        r for r in assemblyai_emulator.requests if r.path == "/v2/transcript"
+    ]  # the trigger's shared poller
     if first_reads is None:
         assert len(reads) + len(lists) >= 2  # it waited before timing out
     else:
@@ -187,11 +194,13 @@ SECRET_PARTS = (SIGNATURE, TOKEN, "ASIAEXAMPLEKEY42", "caller-jane-doe", "X-Amz-
 
 def test_a_failed_transcripts_presigned_url_never_reaches_the_exception_or_logs(
     run_sensor: SensorRun,
-    emulator: Emulator,
+    assemblyai_emulator: Emulator,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    tid = emulator.add_transcript(status="error", params=REDACT, faults=Faults(error=DOWNLOAD_ERROR))
+    tid = assemblyai_emulator.add_transcript(
+        status="error", params=REDACT, faults=Faults(error=DOWNLOAD_ERROR)
+    )
     state, _ = run_sensor(tid, mode="poke", retries=0)
     assert state == "failed"
     logs = "".join(capfd.readouterr()) + caplog.text
@@ -201,11 +210,11 @@ def test_a_failed_transcripts_presigned_url_never_reaches_the_exception_or_logs(
 
 
 def test_an_id_rendered_from_a_misspelled_xcom_pull_fails_before_any_request(
-    run_sensor: SensorRun, emulator: Emulator, capfd: pytest.CaptureFixture[str]
+    run_sensor: SensorRun, assemblyai_emulator: Emulator, capfd: pytest.CaptureFixture[str]
 ) -> None:
     state, _ = run_sensor("{{ ti.xcom_pull(task_ids='transcirbe') }}", mode="poke")
     assert state == "failed"
-    assert emulator.requests == []  # "None" was never sent as a transcript id
+    assert assemblyai_emulator.requests == []  # "None" was never sent as a transcript id
     logs = "".join(capfd.readouterr())
     assert "transcript_id rendered to 'None'" in logs
     assert "task_ids" in logs
@@ -213,32 +222,32 @@ def test_an_id_rendered_from_a_misspelled_xcom_pull_fails_before_any_request(
 
 @pytest.mark.parametrize("mode", MODES)
 def test_malformed_id_fails_before_any_request_whatever_never_fail_says(
-    run_sensor: SensorRun, emulator: Emulator, mode: dict[str, Any]
+    run_sensor: SensorRun, assemblyai_emulator: Emulator, mode: dict[str, Any]
 ) -> None:
-    other = emulator.add_transcript(params=REDACT)
+    other = assemblyai_emulator.add_transcript(params=REDACT)
     state, _ = run_sensor("{{ 'x/../' }}" + other, never_fail=True, **mode)
     assert state == "failed"
-    assert not emulator.requests  # the other transcript was never reached
+    assert not assemblyai_emulator.requests  # the other transcript was never reached
 
 
-def test_id_is_checked_after_templating(run_sensor: SensorRun, emulator: Emulator) -> None:
-    tid = emulator.add_transcript(params=REDACT, faults=Faults(render_polls=1))
+def test_id_is_checked_after_templating(run_sensor: SensorRun, assemblyai_emulator: Emulator) -> None:
+    tid = assemblyai_emulator.add_transcript(params=REDACT, faults=Faults(render_polls=1))
     # Rendered on execute and again on resume; the spaces around it are trimmed both times.
     state, xcom = run_sensor(" {{ '" + tid + "' }} ", deferrable=True)
     assert (state, xcom) == ("success", {"transcript_id": tid, "audio_format": "mp3"})
 
 
-def test_passing_faults_never_fail_a_poke(run_sensor: SensorRun, emulator: Emulator) -> None:
-    tid = emulator.add_transcript(params=REDACT, faults=Faults(api_errors=[503] * 4))
+def test_passing_faults_never_fail_a_poke(run_sensor: SensorRun, assemblyai_emulator: Emulator) -> None:
+    tid = assemblyai_emulator.add_transcript(params=REDACT, faults=Faults(api_errors=[503] * 4))
     state, xcom = run_sensor(tid, retries=0)
     assert state == "success"
     assert xcom["transcript_id"] == tid
 
 
 def test_deferrable_sensor_skips_deferral_when_already_ready(
-    run_sensor: SensorRun, emulator: Emulator
+    run_sensor: SensorRun, assemblyai_emulator: Emulator
 ) -> None:
-    tid = emulator.add_transcript(params=REDACT)
+    tid = assemblyai_emulator.add_transcript(params=REDACT)
     state, xcom = run_sensor(tid, deferrable=True)
     assert (state, xcom) == ("success", {"transcript_id": tid, "audio_format": "mp3"})
-    assert emulator.count("GET", f"/v2/transcript/{tid}/redacted-audio") == 1
+    assert assemblyai_emulator.count("GET", f"/v2/transcript/{tid}/redacted-audio") == 1

@@ -40,12 +40,14 @@ def assert_provider_traffic_conforms(emulator: Emulator) -> None:
 
 
 @pytest.fixture
-def client(emulator: Emulator) -> httpx.Client:
-    return httpx.Client(base_url=emulator.base_url, headers={"Authorization": emulator.api_key})
+def client(assemblyai_emulator: Emulator) -> httpx.Client:
+    return httpx.Client(
+        base_url=assemblyai_emulator.base_url, headers={"Authorization": assemblyai_emulator.api_key}
+    )
 
 
-def test_each_operator_sends_what_the_spec_documents(emulator_connection: Emulator, tmp_path: Path) -> None:
-    emulator = emulator_connection
+def test_each_operator_sends_what_the_spec_documents(assemblyai_connection: Emulator, tmp_path: Path) -> None:
+    emulator = assemblyai_connection
     emulator.next_faults = Faults(processing_seconds=0)
     source = tmp_path / "call.wav"
     source.write_bytes(synth_wav(seconds=2.0))
@@ -70,13 +72,15 @@ def test_each_operator_sends_what_the_spec_documents(emulator_connection: Emulat
     assert_provider_traffic_conforms(emulator)
 
 
-def test_transcripts_in_every_state_have_the_spec_shape(emulator: Emulator, client: httpx.Client) -> None:
+def test_transcripts_in_every_state_have_the_spec_shape(
+    assemblyai_emulator: Emulator, client: httpx.Client
+) -> None:
     ids = {
-        "queued": emulator.add_transcript(status="queued", params=REDACT),
-        "processing": emulator.add_transcript(status="processing", params=REDACT),
-        "completed": emulator.add_transcript(params=REDACT),
-        "diarized": emulator.add_transcript(params={**REDACT, "speaker_labels": True}),
-        "error": emulator.add_transcript(status="error", params=REDACT),
+        "queued": assemblyai_emulator.add_transcript(status="queued", params=REDACT),
+        "processing": assemblyai_emulator.add_transcript(status="processing", params=REDACT),
+        "completed": assemblyai_emulator.add_transcript(params=REDACT),
+        "diarized": assemblyai_emulator.add_transcript(params={**REDACT, "speaker_labels": True}),
+        "error": assemblyai_emulator.add_transcript(status="error", params=REDACT),
     }
     bodies = {name: client.get(f"/v2/transcript/{tid}").json() for name, tid in ids.items()}
     for name, body in bodies.items():
@@ -89,21 +93,23 @@ def test_transcripts_in_every_state_have_the_spec_shape(emulator: Emulator, clie
     assert check(deleted, TRANSCRIPT) == []
 
 
-def test_other_answers_have_the_spec_shape(emulator: Emulator, client: httpx.Client) -> None:
-    ready = emulator.add_transcript(params=REDACT)
+def test_other_answers_have_the_spec_shape(assemblyai_emulator: Emulator, client: httpx.Client) -> None:
+    ready = assemblyai_emulator.add_transcript(params=REDACT)
     assert check(client.get(f"/v2/transcript/{ready}/redacted-audio").json(), REDACTED_AUDIO_READY) == []
     assert check(client.post("/v2/upload", content=b"RIFF....").json(), UPLOAD) == []
     unknown = client.get("/v2/transcript/00000000-0000-4000-8000-000000000000")
     assert unknown.status_code == 400
     assert check(unknown.json(), ERROR) == []
-    refused = httpx.get(f"{emulator.base_url}/v2/transcript", headers={"Authorization": "wrong"})
+    refused = httpx.get(f"{assemblyai_emulator.base_url}/v2/transcript", headers={"Authorization": "wrong"})
     assert refused.status_code == 401
     assert check(refused.json(), ERROR) == []
 
 
-def test_the_list_pages_newest_first_with_working_links(emulator: Emulator, client: httpx.Client) -> None:
-    created = [emulator.add_transcript(params=REDACT) for _ in range(5)]
-    emulator.add_transcript(status="error", params=REDACT)
+def test_the_list_pages_newest_first_with_working_links(
+    assemblyai_emulator: Emulator, client: httpx.Client
+) -> None:
+    created = [assemblyai_emulator.add_transcript(params=REDACT) for _ in range(5)]
+    assemblyai_emulator.add_transcript(status="error", params=REDACT)
     newest_first = created[::-1]
 
     first = client.get("/v2/transcript", params={"limit": 2, "status": "completed"}).json()

@@ -18,9 +18,7 @@ import pytest
 from airflow_assemblyai.redaction import NOT_FOUND_TEXT, NOT_REQUESTED_TEXT, PENDING_TEXT
 from airflow_assemblyai.testing.audio import BEEP_HZ, PII_SPANS, synth_wav
 from airflow_assemblyai.testing.emulator import EXPIRED_TEXT, Emulator, Faults
-from tests.support import REDACT
-
-MODELS = {"speech_models": ["universal-3-5-pro", "universal-2"]}
+from tests.support import MODELS, REDACT, WAV
 
 
 def api(emulator: Emulator) -> httpx.Client:
@@ -40,18 +38,19 @@ def pcm(data: bytes) -> tuple[list[int], int]:
         return list(struct.unpack(f"<{len(frames) // 2}h", frames)), audio.getframerate()
 
 
-def test_wrong_or_missing_key_is_401(emulator: Emulator) -> None:
-    for headers in ({}, {"Authorization": "nope"}, {"Authorization": f"Bearer {emulator.api_key}"}):
-        answer = httpx.get(f"{emulator.base_url}/v2/transcript", headers=headers)
+def test_wrong_or_missing_key_is_401(assemblyai_emulator: Emulator) -> None:
+    bearer = f"Bearer {assemblyai_emulator.api_key}"
+    for headers in ({}, {"Authorization": "nope"}, {"Authorization": bearer}):
+        answer = httpx.get(f"{assemblyai_emulator.base_url}/v2/transcript", headers=headers)
         assert answer.status_code == 401
         assert answer.json() == {"error": "Authentication error, API token missing/invalid"}
 
 
-def test_submit_moves_from_queued_through_processing_to_completed(emulator: Emulator) -> None:
-    emulator.next_faults = Faults(processing_seconds=0.6)
-    with api(emulator) as client:
+def test_submit_moves_from_queued_through_processing_to_completed(assemblyai_emulator: Emulator) -> None:
+    assemblyai_emulator.next_faults = Faults(processing_seconds=0.6)
+    with api(assemblyai_emulator) as client:
         created = client.post(
-            "/v2/transcript", json={"audio_url": emulator.sample_audio_url, **MODELS, **REDACT}
+            "/v2/transcript", json={"audio_url": assemblyai_emulator.sample_audio_url, **MODELS, **REDACT}
         ).json()
         assert created["status"] == "queued"
         assert created["redact_pii_policies"] == ["person_name"]
@@ -70,8 +69,8 @@ def test_submit_moves_from_queued_through_processing_to_completed(emulator: Emul
     assert body["audio_duration"] == 3
 
 
-def test_submit_is_validated_like_the_api(emulator: Emulator) -> None:
-    with api(emulator) as client:
+def test_submit_is_validated_like_the_api(assemblyai_emulator: Emulator) -> None:
+    with api(assemblyai_emulator) as client:
         assert client.post("/v2/transcript", json={}).status_code == 400
         no_policies = client.post("/v2/transcript", json={"audio_url": "u", **MODELS, "redact_pii": True})
         assert no_policies.status_code == 400
@@ -82,14 +81,14 @@ def test_submit_is_validated_like_the_api(emulator: Emulator) -> None:
         assert bad_quality.status_code == 400
 
 
-def test_each_redacted_audio_answer(emulator: Emulator) -> None:
-    processing = emulator.add_transcript(status="processing", params=REDACT)
-    rendering = emulator.add_transcript(params=REDACT, faults=Faults(render_seconds=60))
-    plain = emulator.add_transcript(params={"redact_pii": False})
-    expired = emulator.add_transcript(params=REDACT)
-    emulator.expire(expired)
-    ready = emulator.add_transcript(params=REDACT)
-    with api(emulator) as client:
+def test_each_redacted_audio_answer(assemblyai_emulator: Emulator) -> None:
+    processing = assemblyai_emulator.add_transcript(status="processing", params=REDACT)
+    rendering = assemblyai_emulator.add_transcript(params=REDACT, faults=Faults(render_seconds=60))
+    plain = assemblyai_emulator.add_transcript(params={"redact_pii": False})
+    expired = assemblyai_emulator.add_transcript(params=REDACT)
+    assemblyai_emulator.expire(expired)
+    ready = assemblyai_emulator.add_transcript(params=REDACT)
+    with api(assemblyai_emulator) as client:
 
         def answer(tid: str) -> httpx.Response:
             return client.get(f"/v2/transcript/{tid}/redacted-audio")
@@ -101,12 +100,12 @@ def test_each_redacted_audio_answer(emulator: Emulator) -> None:
         assert answer(expired).json()["error"] == EXPIRED_TEXT
         body = answer(ready).json()
         assert body["status"] == "redacted_audio_ready"
-        assert body["redacted_audio_url"].startswith(f"{emulator.base_url}/_files/")
+        assert body["redacted_audio_url"].startswith(f"{assemblyai_emulator.base_url}/_files/")
 
 
-def test_list_and_delete(emulator: Emulator) -> None:
-    tid = emulator.add_transcript(params=REDACT)
-    with api(emulator) as client:
+def test_list_and_delete(assemblyai_emulator: Emulator) -> None:
+    tid = assemblyai_emulator.add_transcript(params=REDACT)
+    with api(assemblyai_emulator) as client:
         listing = client.get("/v2/transcript", params={"limit": 5}).json()
         assert [row["id"] for row in listing["transcripts"]] == [tid]
         assert listing["page_details"]["result_count"] == 1
@@ -115,12 +114,12 @@ def test_list_and_delete(emulator: Emulator) -> None:
         assert first.json()["text"] == "Deleted by user."
         assert client.delete("/v2/transcript/never-known").status_code == 400
         assert client.get(f"/v2/transcript/{tid}/redacted-audio").json()["error"] == NOT_REQUESTED_TEXT
-    assert emulator.deleted(tid)
+    assert assemblyai_emulator.deleted(tid)
 
 
-def test_list_pages_newest_first_down_and_up(emulator: Emulator) -> None:
-    ids = [emulator.add_transcript(params=REDACT) for _ in range(5)][::-1]  # newest first
-    with api(emulator) as client:
+def test_list_pages_newest_first_down_and_up(assemblyai_emulator: Emulator) -> None:
+    ids = [assemblyai_emulator.add_transcript(params=REDACT) for _ in range(5)][::-1]  # newest first
+    with api(assemblyai_emulator) as client:
         first = client.get("/v2/transcript", params={"limit": 2}).json()
         assert [row["id"] for row in first["transcripts"]] == ids[:2]
         assert first["page_details"]["next_url"] is None
@@ -133,8 +132,8 @@ def test_list_pages_newest_first_down_and_up(emulator: Emulator) -> None:
         assert [row["id"] for row in back["transcripts"]] == ids[2:4]
 
 
-def test_completion_profile_schedules_waited_and_unwaited_transcripts(emulator: Emulator) -> None:
-    with api(emulator) as client:
+def test_completion_profile_schedules_waited_and_unwaited_transcripts(assemblyai_emulator: Emulator) -> None:
+    with api(assemblyai_emulator) as client:
         answer = client.post(
             "/_emulator/completion-profile", json={"waited": 30, "window_seconds": 600, "seed": 3}
         )
@@ -151,22 +150,24 @@ def test_completion_profile_schedules_waited_and_unwaited_transcripts(emulator: 
     assert (first.json().get("error") == PENDING_TEXT) is expected_pending
 
 
-def test_finish_ends_a_seeded_processing_transcript(emulator: Emulator) -> None:
-    ok = emulator.add_transcript(status="processing", params=REDACT)
-    failed = emulator.add_transcript(status="processing", params=REDACT, faults=Faults(error="Bad audio"))
-    with api(emulator) as client:
+def test_finish_ends_a_seeded_processing_transcript(assemblyai_emulator: Emulator) -> None:
+    ok = assemblyai_emulator.add_transcript(status="processing", params=REDACT)
+    failed = assemblyai_emulator.add_transcript(
+        status="processing", params=REDACT, faults=Faults(error="Bad audio")
+    )
+    with api(assemblyai_emulator) as client:
         assert client.get(f"/v2/transcript/{ok}").json()["status"] == "processing"
-        emulator.finish(ok)
+        assemblyai_emulator.finish(ok)
         client.post(f"/_emulator/transcripts/{failed}/finish")
         assert client.get(f"/v2/transcript/{ok}").json()["status"] == "completed"
         assert client.get(f"/v2/transcript/{failed}").json()["error"] == "Bad audio"
 
 
-def test_signed_url_is_fresh_expiring_ranged_and_refuses_head(emulator: Emulator) -> None:
-    tid = emulator.add_transcript(params={**REDACT, "redact_pii_audio_quality": "wav"})
-    first, second = ready_url(emulator, tid), ready_url(emulator, tid)
+def test_signed_url_is_fresh_expiring_ranged_and_refuses_head(assemblyai_emulator: Emulator) -> None:
+    tid = assemblyai_emulator.add_transcript(params=WAV)
+    first, second = ready_url(assemblyai_emulator, tid), ready_url(assemblyai_emulator, tid)
     assert first != second
-    expected = emulator.redacted_audio(tid)
+    expected = assemblyai_emulator.redacted_audio(tid)
     whole = httpx.get(first)
     assert whole.status_code == 200
     assert whole.content == expected
@@ -182,38 +183,42 @@ def test_signed_url_is_fresh_expiring_ranged_and_refuses_head(emulator: Emulator
     assert httpx.get(tampered).status_code == 403
 
 
-def test_authorization_header_at_the_file_host_is_a_violation(emulator: Emulator) -> None:
-    tid = emulator.add_transcript(params=REDACT)
-    answer = httpx.get(ready_url(emulator, tid), headers={"Authorization": emulator.api_key})
+def test_authorization_header_at_the_file_host_is_a_violation(assemblyai_emulator: Emulator) -> None:
+    tid = assemblyai_emulator.add_transcript(params=REDACT)
+    answer = httpx.get(
+        ready_url(assemblyai_emulator, tid), headers={"Authorization": assemblyai_emulator.api_key}
+    )
     assert answer.status_code == 400
-    assert emulator.violations
+    assert assemblyai_emulator.violations
 
 
-def test_expired_urls_fault(emulator: Emulator) -> None:
-    tid = emulator.add_transcript(params=REDACT, faults=Faults(expired_urls=1))
-    expired = httpx.get(ready_url(emulator, tid))
+def test_expired_urls_fault(assemblyai_emulator: Emulator) -> None:
+    tid = assemblyai_emulator.add_transcript(params=REDACT, faults=Faults(expired_urls=1))
+    expired = httpx.get(ready_url(assemblyai_emulator, tid))
     assert expired.status_code == 403
     assert "Request has expired" in expired.text
-    assert httpx.get(ready_url(emulator, tid)).status_code == 200
+    assert httpx.get(ready_url(assemblyai_emulator, tid)).status_code == 200
 
 
-def test_api_errors_fault_with_retry_after(emulator: Emulator) -> None:
-    tid = emulator.add_transcript(params=REDACT, faults=Faults(api_errors=[429, 503], retry_after=7))
-    with api(emulator) as client:
+def test_api_errors_fault_with_retry_after(assemblyai_emulator: Emulator) -> None:
+    tid = assemblyai_emulator.add_transcript(
+        params=REDACT, faults=Faults(api_errors=[429, 503], retry_after=7)
+    )
+    with api(assemblyai_emulator) as client:
         limited = client.get(f"/v2/transcript/{tid}")
         assert (limited.status_code, limited.headers["retry-after"]) == (429, "7")
         assert client.get(f"/v2/transcript/{tid}").status_code == 503
         assert client.get(f"/v2/transcript/{tid}").status_code == 200
-    emulator.queue_responses([500])
-    with api(emulator) as client:
+    assemblyai_emulator.queue_responses([500])
+    with api(assemblyai_emulator) as client:
         assert client.get("/v2/transcript").status_code == 500
         assert client.get("/v2/transcript").status_code == 200
 
 
-def test_cut_download_drops_the_connection_mid_body(emulator: Emulator) -> None:
-    tid = emulator.add_transcript(params={**REDACT, "redact_pii_audio_quality": "wav"})
-    emulator.set_faults(tid, Faults(cut_download_after=1000, cut_downloads=1))
-    url = ready_url(emulator, tid)
+def test_cut_download_drops_the_connection_mid_body(assemblyai_emulator: Emulator) -> None:
+    tid = assemblyai_emulator.add_transcript(params=WAV)
+    assemblyai_emulator.set_faults(tid, Faults(cut_download_after=1000, cut_downloads=1))
+    url = ready_url(assemblyai_emulator, tid)
     received = bytearray()
 
     def download() -> None:
@@ -224,24 +229,26 @@ def test_cut_download_drops_the_connection_mid_body(emulator: Emulator) -> None:
     with pytest.raises(httpx.RemoteProtocolError):
         download()
     assert len(received) == 1000
-    assert httpx.get(url).content == emulator.redacted_audio(tid)  # only one download was cut
+    assert httpx.get(url).content == assemblyai_emulator.redacted_audio(tid)  # only one download was cut
 
 
-def test_download_statuses_fault(emulator: Emulator) -> None:
-    tid = emulator.add_transcript(params=REDACT, faults=Faults(download_statuses=[503]))
-    url = ready_url(emulator, tid)
+def test_download_statuses_fault(assemblyai_emulator: Emulator) -> None:
+    tid = assemblyai_emulator.add_transcript(params=REDACT, faults=Faults(download_statuses=[503]))
+    url = ready_url(assemblyai_emulator, tid)
     assert httpx.get(url).status_code == 503
     assert httpx.get(url).status_code == 200
 
 
 @pytest.mark.parametrize("method", ["beep", "silence"])
-def test_redacted_wav_keeps_duration_and_changes_only_the_pii_spans(emulator: Emulator, method: str) -> None:
+def test_redacted_wav_keeps_duration_and_changes_only_the_pii_spans(
+    assemblyai_emulator: Emulator, method: str
+) -> None:
     source = synth_wav(seconds=4.0)
     options = {"override_audio_redaction_method": "silence"} if method == "silence" else None
     params = {**REDACT, "redact_pii_audio_quality": "wav", "redact_pii_audio_options": options}
-    tid = emulator.add_transcript(audio=source, params=params)
+    tid = assemblyai_emulator.add_transcript(audio=source, params=params)
     original, rate = pcm(source)
-    redacted, redacted_rate = pcm(httpx.get(ready_url(emulator, tid)).content)
+    redacted, redacted_rate = pcm(httpx.get(ready_url(assemblyai_emulator, tid)).content)
     assert (len(redacted), redacted_rate) == (len(original), rate)
     start, end = (int(len(original) * f) for f in PII_SPANS[0])
     assert redacted[: start - 1] == original[: start - 1]  # untouched before the span
@@ -253,28 +260,30 @@ def test_redacted_wav_keeps_duration_and_changes_only_the_pii_spans(emulator: Em
         assert crossings == pytest.approx(BEEP_HZ * len(span) / rate, rel=0.05)
 
 
-def test_mp3_quality_serves_mp3(emulator: Emulator) -> None:
-    tid = emulator.add_transcript(params={**REDACT, "redact_pii_audio_quality": "mp3"})
-    head = httpx.get(ready_url(emulator, tid)).content[:3]
+def test_mp3_quality_serves_mp3(assemblyai_emulator: Emulator) -> None:
+    tid = assemblyai_emulator.add_transcript(params={**REDACT, "redact_pii_audio_quality": "mp3"})
+    head = httpx.get(ready_url(assemblyai_emulator, tid)).content[:3]
     assert head == b"ID3" or (head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
 
 
-def test_large_synthetic_file_is_a_valid_wav_of_that_size(emulator: Emulator) -> None:
-    tid = emulator.add_transcript(params=REDACT, faults=Faults(redacted_size_bytes=3 * 1024 * 1024))
-    path = emulator.redacted_audio_path(tid)
+def test_large_synthetic_file_is_a_valid_wav_of_that_size(assemblyai_emulator: Emulator) -> None:
+    tid = assemblyai_emulator.add_transcript(
+        params=REDACT, faults=Faults(redacted_size_bytes=3 * 1024 * 1024)
+    )
+    path = assemblyai_emulator.redacted_audio_path(tid)
     assert path.stat().st_size == 3 * 1024 * 1024
     with wave.open(str(path), "rb") as audio:
         assert audio.getnframes() == (3 * 1024 * 1024 - 44) // 2
 
 
-def test_requests_and_connections_are_recorded(emulator: Emulator) -> None:
-    tid = emulator.add_transcript(params=REDACT)
-    with api(emulator) as client:
+def test_requests_and_connections_are_recorded(assemblyai_emulator: Emulator) -> None:
+    tid = assemblyai_emulator.add_transcript(params=REDACT)
+    with api(assemblyai_emulator) as client:
         for _ in range(3):
             client.get(f"/v2/transcript/{tid}")
-    assert emulator.count("GET", f"/v2/transcript/{tid}") == 3
-    assert emulator.connections_seen == 1  # one keep-alive connection
-    stats = httpx.get(f"{emulator.base_url}/_emulator/stats").json()
+    assert assemblyai_emulator.count("GET", f"/v2/transcript/{tid}") == 3
+    assert assemblyai_emulator.connections_seen == 1  # one keep-alive connection
+    stats = httpx.get(f"{assemblyai_emulator.base_url}/_emulator/stats").json()
     assert stats["requests"]["api"] == 3
 
 

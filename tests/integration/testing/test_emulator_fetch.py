@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from airflow_assemblyai.testing.emulator import Emulator
-from tests.integration.hooks.forward_proxy import ForwardProxy, forward_proxy
-
-BODY = {"speech_models": ["universal-3-5-pro", "universal-2"]}
-
-
-@pytest.fixture
-def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForwardProxy]:
-    """Stand in for the network: a fetch from any non-loopback host would reach this proxy."""
-    with forward_proxy(monkeypatch) as running:
-        yield running
+from tests.integration.hooks.forward_proxy import ForwardProxy
+from tests.support import MODELS
 
 
 def submit(emulator: Emulator, audio_url: str) -> None:
     with httpx.Client(base_url=emulator.base_url, headers={"Authorization": emulator.api_key}) as client:
-        answer = client.post("/v2/transcript", json={"audio_url": audio_url, **BODY})
+        answer = client.post("/v2/transcript", json={"audio_url": audio_url, **MODELS})
     assert answer.status_code == 200, answer.text
 
 
-def test_a_loopback_audio_url_is_fetched(emulator: Emulator, proxy: ForwardProxy) -> None:
-    submit(emulator, f"{proxy.url}/a.wav")
+def test_a_loopback_audio_url_is_fetched(assemblyai_emulator: Emulator, proxy: ForwardProxy) -> None:
+    submit(assemblyai_emulator, f"{proxy.url}/a.wav")
     assert [(r.method, r.target) for r in proxy.requests] == [("GET", "/a.wav")]  # direct, not proxied
 
 
@@ -41,7 +31,7 @@ def test_a_loopback_audio_url_is_fetched(emulator: Emulator, proxy: ForwardProxy
     ],
 )
 def test_a_url_that_only_starts_like_loopback_is_never_fetched(
-    emulator: Emulator, proxy: ForwardProxy, audio_url: str
+    assemblyai_emulator: Emulator, proxy: ForwardProxy, audio_url: str
 ) -> None:
-    submit(emulator, audio_url)
+    submit(assemblyai_emulator, audio_url)
     assert proxy.requests == []

@@ -12,24 +12,22 @@ import pytest
 
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator, Faults
+from tests.support import MODELS
 
 
 @pytest.fixture
-def sdk(emulator: Emulator) -> Iterator[None]:
+def sdk(assemblyai_emulator: Emulator) -> Iterator[None]:
     saved = (aai.settings.base_url, aai.settings.api_key, aai.settings.polling_interval)
-    aai.settings.base_url = emulator.base_url
-    aai.settings.api_key = emulator.api_key
+    aai.settings.base_url = assemblyai_emulator.base_url
+    aai.settings.api_key = assemblyai_emulator.api_key
     aai.settings.polling_interval = 0.05
     yield
     aai.settings.base_url, aai.settings.api_key, aai.settings.polling_interval = saved
 
 
-MODELS = ["universal-3-5-pro", "universal-2"]
-
-
 def redaction_config(quality: str) -> aai.TranscriptionConfig:
     return aai.TranscriptionConfig(
-        speech_models=MODELS,
+        speech_models=MODELS["speech_models"],
         redact_pii=True,
         redact_pii_audio=True,
         redact_pii_policies=[aai.PIIRedactionPolicy.person_name, aai.PIIRedactionPolicy.phone_number],
@@ -62,7 +60,7 @@ def test_sdk_default_quality_is_mp3(tmp_path: Path) -> None:
     source = tmp_path / "call.wav"
     source.write_bytes(synth_wav(seconds=2.0))
     config = aai.TranscriptionConfig(
-        speech_models=MODELS,
+        speech_models=MODELS["speech_models"],
         redact_pii=True,
         redact_pii_audio=True,
         redact_pii_policies=[aai.PIIRedactionPolicy.person_name],
@@ -75,8 +73,8 @@ def test_sdk_default_quality_is_mp3(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("sdk")
-def test_sdk_sees_a_failed_transcript(emulator: Emulator, tmp_path: Path) -> None:
-    emulator.next_faults = Faults(processing_seconds=0.1, error="Audio duration is too short.")
+def test_sdk_sees_a_failed_transcript(assemblyai_emulator: Emulator, tmp_path: Path) -> None:
+    assemblyai_emulator.next_faults = Faults(processing_seconds=0.1, error="Audio duration is too short.")
     source = tmp_path / "call.wav"
     source.write_bytes(synth_wav(seconds=1.0))
     transcript = aai.Transcriber().transcribe(str(source), config=redaction_config("wav"))

@@ -16,9 +16,7 @@ from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
 from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator, Faults, run_emulator
-from tests.support import REDACT
-
-MODELS = {"speech_models": ["universal-3-5-pro", "universal-2"]}
+from tests.support import MODELS, REDACT
 
 
 @pytest.fixture
@@ -48,12 +46,17 @@ def final_state(emulator: Emulator, transcript_id: str) -> dict[str, Any]:
 
 
 def test_a_misspelled_request_field_is_refused_naming_it_and_passes_when_lenient(
-    emulator: Emulator, lenient: Emulator
+    assemblyai_emulator: Emulator, lenient: Emulator
 ) -> None:
-    refused = submit(emulator, audio_url=emulator.sample_audio_url, speaker_label=True)
+    refused = submit(assemblyai_emulator, audio_url=assemblyai_emulator.sample_audio_url, speaker_label=True)
     assert refused.status_code == 400
     assert "speaker_label" in refused.json()["error"]
-    assert submit(emulator, audio_url=emulator.sample_audio_url, speaker_labels=True).status_code == 200
+    assert (
+        submit(
+            assemblyai_emulator, audio_url=assemblyai_emulator.sample_audio_url, speaker_labels=True
+        ).status_code
+        == 200
+    )
     assert submit(lenient, audio_url=lenient.sample_audio_url, speaker_label=True).status_code == 200
 
 
@@ -67,20 +70,21 @@ def test_a_misspelled_request_field_is_refused_naming_it_and_passes_when_lenient
     ids=["text", "html", "random-bytes"],
 )
 def test_a_file_that_is_not_audio_fails_with_the_transcoding_error(
-    emulator: Emulator, lenient: Emulator, data: bytes, media_type: str
+    assemblyai_emulator: Emulator, lenient: Emulator, data: bytes, media_type: str
 ) -> None:
-    emulator.next_faults = Faults(processing_seconds=0)
-    tid = submit(emulator, audio_url=upload(emulator, data)).json()["id"]
-    failed = final_state(emulator, tid)
+    assemblyai_emulator.next_faults = Faults(processing_seconds=0)
+    tid = submit(assemblyai_emulator, audio_url=upload(assemblyai_emulator, data)).json()["id"]
+    failed = final_state(assemblyai_emulator, tid)
     assert failed["status"] == "error"
     assert failed["error"] == (
         f"Transcoding failed. File does not appear to contain audio. File type is {media_type}."
     )
     # Audio passes, and the lenient emulator stands a tone in for what it cannot decode.
     assert (
-        final_state(emulator, submit(emulator, audio_url=upload(emulator, synth_wav())).json()["id"])[
-            "status"
-        ]
+        final_state(
+            assemblyai_emulator,
+            submit(assemblyai_emulator, audio_url=upload(assemblyai_emulator, synth_wav())).json()["id"],
+        )["status"]
         == "completed"
     )
     lenient_id = submit(lenient, audio_url=upload(lenient, data)).json()["id"]
@@ -93,21 +97,21 @@ def test_a_file_that_is_not_audio_fails_with_the_transcoding_error(
     ids=["unreachable-host", "local-path", "loopback-404"],
 )
 def test_an_audio_url_that_cannot_be_downloaded_fails_with_the_download_error(
-    emulator: Emulator, lenient: Emulator, audio_url: str
+    assemblyai_emulator: Emulator, lenient: Emulator, audio_url: str
 ) -> None:
     if audio_url == "LOOPBACK_404":
-        audio_url = f"{emulator.base_url}/_samples/missing/call.wav"
-    emulator.next_faults = Faults(processing_seconds=0)
-    failed = final_state(emulator, submit(emulator, audio_url=audio_url).json()["id"])
+        audio_url = f"{assemblyai_emulator.base_url}/_samples/missing/call.wav"
+    assemblyai_emulator.next_faults = Faults(processing_seconds=0)
+    failed = final_state(assemblyai_emulator, submit(assemblyai_emulator, audio_url=audio_url).json()["id"])
     assert failed["status"] == "error"
     assert failed["error"] == f"Download error, unable to download {audio_url}"
     assert final_state(lenient, submit(lenient, audio_url=audio_url).json()["id"])["status"] == "completed"
 
 
 def test_a_dag_authors_mistakes_fail_offline_as_they_would_in_production(
-    emulator_connection: Emulator, tmp_path: Path
+    assemblyai_connection: Emulator, tmp_path: Path
 ) -> None:
-    emulator = emulator_connection
+    emulator = assemblyai_connection
     emulator.next_faults = Faults(processing_seconds=0)
     with pytest.raises(AssemblyAIRequestError, match="speaker_label"):
         AssemblyAITranscribeOperator(

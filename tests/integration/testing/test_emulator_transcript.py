@@ -8,7 +8,7 @@ import pytest
 from airflow_assemblyai.testing.audio import PII_SPANS
 from airflow_assemblyai.testing.emulator import Emulator
 
-REDACT = {
+REDACT_NAMES_AND_PHONES = {
     "redact_pii": True,
     "redact_pii_audio": True,
     "redact_pii_policies": ["person_name", "phone_number"],
@@ -17,12 +17,16 @@ REDACT = {
 
 
 @pytest.fixture
-def client(emulator: Emulator) -> httpx.Client:
-    return httpx.Client(base_url=emulator.base_url, headers={"Authorization": emulator.api_key})
+def client(assemblyai_emulator: Emulator) -> httpx.Client:
+    return httpx.Client(
+        base_url=assemblyai_emulator.base_url, headers={"Authorization": assemblyai_emulator.api_key}
+    )
 
 
-def test_redacted_words_fall_exactly_in_the_beeped_spans(emulator: Emulator, client: httpx.Client) -> None:
-    tid = emulator.add_transcript(params={**REDACT, "speaker_labels": True})
+def test_redacted_words_fall_exactly_in_the_beeped_spans(
+    assemblyai_emulator: Emulator, client: httpx.Client
+) -> None:
+    tid = assemblyai_emulator.add_transcript(params={**REDACT_NAMES_AND_PHONES, "speaker_labels": True})
     body = client.get(f"/v2/transcript/{tid}").json()
     duration_ms = body["audio_duration"] * 1000
     redacted = [w for w in body["words"] if w["text"].startswith("[")]
@@ -38,19 +42,19 @@ def test_redacted_words_fall_exactly_in_the_beeped_spans(emulator: Emulator, cli
 
 
 def test_unredacted_extras_carry_the_pii_as_the_real_api_does(
-    emulator: Emulator, client: httpx.Client
+    assemblyai_emulator: Emulator, client: httpx.Client
 ) -> None:
-    params = {**REDACT, "entity_detection": True, "redact_pii_return_unredacted": True}
-    body = client.get(f"/v2/transcript/{emulator.add_transcript(params=params)}").json()
+    params = {**REDACT_NAMES_AND_PHONES, "entity_detection": True, "redact_pii_return_unredacted": True}
+    body = client.get(f"/v2/transcript/{assemblyai_emulator.add_transcript(params=params)}").json()
     assert any("Jane" in e["text"] for e in body["entities"] if e["entity_type"] == "person_name")
     assert "Jane" in body["unredacted_text"]
 
 
 @pytest.mark.parametrize("fmt", ["srt", "vtt"])
 def test_subtitles_are_built_from_the_redacted_words(
-    emulator: Emulator, client: httpx.Client, fmt: str
+    assemblyai_emulator: Emulator, client: httpx.Client, fmt: str
 ) -> None:
-    tid = emulator.add_transcript(params=REDACT)
+    tid = assemblyai_emulator.add_transcript(params=REDACT_NAMES_AND_PHONES)
     words = client.get(f"/v2/transcript/{tid}").json()["words"]
     answer = client.get(f"/v2/transcript/{tid}/{fmt}", params={"chars_per_caption": 20})
     assert answer.status_code == 200
@@ -64,6 +68,6 @@ def test_subtitles_are_built_from_the_redacted_words(
     assert all(len(line) <= 20 or " " not in line for line in cue_lines)
 
 
-def test_subtitles_wait_for_completion(emulator: Emulator, client: httpx.Client) -> None:
-    tid = emulator.add_transcript(status="processing", params=REDACT)
+def test_subtitles_wait_for_completion(assemblyai_emulator: Emulator, client: httpx.Client) -> None:
+    tid = assemblyai_emulator.add_transcript(status="processing", params=REDACT_NAMES_AND_PHONES)
     assert client.get(f"/v2/transcript/{tid}/srt").status_code == 400
