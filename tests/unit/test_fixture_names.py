@@ -8,21 +8,8 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).parents[1]
-#: Folders whose test files already use the plugin's names (the rest follow as they are moved).
-MOVED = [
-    "integration/testing",
-    "integration/hooks",
-    "integration/sensors",
-    "integration/triggers",
-    "integration/scripts",
-    "integration/docs",
-    "integration/deployment",
-    "integration/operators/test_transcribe_models.py",
-    "unit/hooks",
-    "unit/operators",
-    "unit/sensors",
-    "unit/test_*.py",
-]
+#: Every test folder: all use the plugin's names (the short aliases are gone from tests/conftest.py).
+MOVED = ["integration", "unit"]
 #: The short aliases in tests/conftest.py, and the plugin's names to use instead.
 ALIASES = {
     "emulator": "assemblyai_emulator",

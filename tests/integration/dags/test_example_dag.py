@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 
 from airflow_assemblyai.testing.audio import synth_wav
 from airflow_assemblyai.testing.emulator import Emulator, Faults
+from airflow_assemblyai.testing.pytest_plugin import run_dag_test
 from tests.integration.dags import load_dag_module
 from tests.support import s3_client
 
@@ -20,27 +20,27 @@ def load_example_dag() -> Any:
 
 
 def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
-    emulator_connection: Emulator,
+    assemblyai_connection: Emulator,
     s3_bucket: str,
-    moto_server: str,
-    dag_runner: Callable[..., Any],
+    local_s3_endpoint: str,
+    airflow_metadata_db: Path,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    emulator = emulator_connection
+    emulator = assemblyai_connection
     monkeypatch.setenv("ASSEMBLYAI_EXAMPLE_POLL_SECONDS", "0.2")
     emulator.next_faults = Faults(processing_seconds=1.0, render_polls=1)
     sample = tmp_path / "call.wav"
     sample.write_bytes(synth_wav(seconds=5.0))
 
-    dag_run = dag_runner(
+    dag_run = run_dag_test(
         load_example_dag(),
         run_conf={"audio_path": str(sample), "bucket": s3_bucket, "key_prefix": "calls/"},
     )
     assert dag_run.state == "success"
 
-    s3 = s3_client(moto_server)
+    s3 = s3_client(local_s3_endpoint)
     stored_keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"])
     keys = [k for k in stored_keys if k.endswith(".wav")]
     assert len(keys) == 1

@@ -19,7 +19,7 @@ from tests.support import s3_client
 
 pytestmark = pytest.mark.usefixtures("assemblyai_connection")
 
-WAV = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_audio_quality": "wav"}
+WAV_NO_POLICY = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_audio_quality": "wav"}
 
 
 def test_submit_sends_every_redaction_field(assemblyai_emulator: Emulator) -> None:
@@ -66,7 +66,7 @@ def test_a_file_is_uploaded_streamed_then_submitted(
     assert audio_url.startswith(f"{assemblyai_emulator.base_url}/_uploads/")
     assert len(assemblyai_emulator.redacted_audio(transcript_id)) == len(
         source.read_bytes()
-    )  # same duration, as WAV
+    )  # same duration, as the WAV above
 
 
 def test_a_missing_file_fails_before_any_request(assemblyai_emulator: Emulator) -> None:
@@ -108,7 +108,7 @@ def archive_audio(transcript_id: str, s3_key: str) -> str:
 def test_delete_goes_ahead_when_the_archive_holds_the_transcripts_audio(
     assemblyai_emulator: Emulator, s3_bucket: str
 ) -> None:
-    tid = assemblyai_emulator.add_transcript(params=WAV)
+    tid = assemblyai_emulator.add_transcript(params=WAV_NO_POLICY)
     uri = archive_audio(tid, f"s3://{s3_bucket}/calls/a#1.wav")
     assert uri == f"s3://{s3_bucket}/calls/a%231.wav"
 
@@ -120,7 +120,7 @@ def test_delete_goes_ahead_when_the_archive_holds_the_transcripts_audio(
 def test_delete_compares_the_audios_digest_not_its_size_or_metadata(
     assemblyai_emulator: Emulator, s3_bucket: str, local_s3_endpoint: str
 ) -> None:
-    tid = assemblyai_emulator.add_transcript(params=WAV)
+    tid = assemblyai_emulator.add_transcript(params=WAV_NO_POLICY)
     uri = archive_audio(tid, f"s3://{s3_bucket}/a.wav")
     s3 = s3_client(local_s3_endpoint)
     archived = s3.get_object(Bucket=s3_bucket, Key="a.wav")
@@ -140,7 +140,7 @@ def test_delete_compares_the_audios_digest_not_its_size_or_metadata(
 def test_delete_fails_closed_when_the_audio_has_no_digest_to_show(
     assemblyai_emulator: Emulator, s3_bucket: str, local_s3_endpoint: str
 ) -> None:
-    tid = assemblyai_emulator.add_transcript(params=WAV, faults=Faults(etag_style="multipart"))
+    tid = assemblyai_emulator.add_transcript(params=WAV_NO_POLICY, faults=Faults(etag_style="multipart"))
     uri = archive_audio(tid, f"s3://{s3_bucket}/a.wav")
     # No MD5 of the source (a multipart ETag), and no digest recorded beside the audio either.
     s3 = s3_client(local_s3_endpoint)
@@ -159,7 +159,7 @@ def test_delete_fails_closed_when_the_audio_has_no_digest_to_show(
 def test_delete_goes_ahead_on_the_sha256_recorded_beside_the_audio_whatever_the_source_etag(
     assemblyai_emulator: Emulator, s3_bucket: str, etag_style: str
 ) -> None:
-    tid = assemblyai_emulator.add_transcript(params=WAV, faults=Faults(etag_style=etag_style))
+    tid = assemblyai_emulator.add_transcript(params=WAV_NO_POLICY, faults=Faults(etag_style=etag_style))
     uri = archive_audio(tid, f"s3://{s3_bucket}/a.wav")
 
     delete_after_archive(tid, uri).execute({})  # type: ignore[arg-type]
@@ -170,7 +170,7 @@ def test_delete_goes_ahead_on_the_sha256_recorded_beside_the_audio_whatever_the_
 def test_delete_refuses_other_bytes_of_the_same_length_by_the_recorded_sha256(
     assemblyai_emulator: Emulator, s3_bucket: str, local_s3_endpoint: str
 ) -> None:
-    tid = assemblyai_emulator.add_transcript(params=WAV, faults=Faults(etag_style="multipart"))
+    tid = assemblyai_emulator.add_transcript(params=WAV_NO_POLICY, faults=Faults(etag_style="multipart"))
     uri = archive_audio(tid, f"s3://{s3_bucket}/a.wav")
     s3 = s3_client(local_s3_endpoint)
     archived = s3.get_object(Bucket=s3_bucket, Key="a.wav")

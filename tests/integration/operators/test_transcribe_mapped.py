@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -12,13 +12,15 @@ from airflow.sdk import DAG, task
 
 from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
 from airflow_assemblyai.testing.emulator import Emulator
+from airflow_assemblyai.testing.pytest_plugin import run_dag_test
 
-pytestmark = pytest.mark.usefixtures("emulator_connection")
+pytestmark = pytest.mark.usefixtures("assemblyai_connection")
 
 
 def test_expand_over_sources_with_policies_and_models_from_upstream_tasks(
-    emulator: Emulator, dag_runner: Callable[..., Any]
+    assemblyai_emulator: Emulator, airflow_metadata_db: Path
 ) -> None:
+    emulator = assemblyai_emulator
     urls = [f"https://example.invalid/call-{n}.wav" for n in range(3)]
     with DAG(
         f"mapped_{uuid.uuid4().hex[:8]}", schedule=None, start_date=pendulum.datetime(2026, 1, 1)
@@ -41,7 +43,7 @@ def test_expand_over_sources_with_policies_and_models_from_upstream_tasks(
             redact_pii_audio_quality="{{ 'wav' }}",
         ).expand(audio_url=urls)
 
-    dag_run = dag_runner(dag)
+    dag_run = run_dag_test(dag)
     assert dag_run.state == "success"
     sent = sorted(emulator.submissions, key=lambda body: body["audio_url"])
     assert [body["audio_url"] for body in sent] == urls
@@ -53,8 +55,9 @@ def test_expand_over_sources_with_policies_and_models_from_upstream_tasks(
 
 
 def test_a_bad_mapped_value_fails_only_its_own_task_with_the_field_named(
-    emulator: Emulator, dag_runner: Callable[..., Any], capfd: pytest.CaptureFixture[str]
+    assemblyai_emulator: Emulator, airflow_metadata_db: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    emulator = assemblyai_emulator
     with DAG(
         f"mapped_{uuid.uuid4().hex[:8]}", schedule=None, start_date=pendulum.datetime(2026, 1, 1)
     ) as dag:
@@ -64,7 +67,7 @@ def test_a_bad_mapped_value_fails_only_its_own_task_with_the_field_named(
             redact_pii_policies="person_name",
         ).expand(redact_pii_audio_quality=["wav", "flac", "mp3"])
 
-    dag_run = dag_runner(dag)
+    dag_run = run_dag_test(dag)
     states = {ti.map_index: str(ti.state) for ti in dag_run.get_task_instances()}
     assert states == {0: "success", 1: "failed", 2: "success"}
     assert len(emulator.submissions) == 2  # the bad one never reached AssemblyAI

@@ -15,7 +15,7 @@ from airflow_assemblyai.exceptions import (
 from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
 from airflow_assemblyai.testing.emulator import Emulator
 
-pytestmark = pytest.mark.usefixtures("emulator_connection")
+pytestmark = pytest.mark.usefixtures("assemblyai_connection")
 
 AUDIO_URL = "https://example.invalid/call.wav?X-Amz-Signature=secret"
 
@@ -38,8 +38,9 @@ def marker(s3_client: Any, bucket: str) -> dict[str, Any] | None:
 
 
 def test_a_recorded_submission_is_resumed_without_any_request(
-    emulator: Emulator, s3_bucket: str, s3_client: Any
+    assemblyai_emulator: Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
+    emulator = assemblyai_emulator
     transcript_id = transcribe(s3_bucket).execute({})  # type: ignore[arg-type]
 
     written = marker(s3_client, s3_bucket)
@@ -54,8 +55,9 @@ def test_a_recorded_submission_is_resumed_without_any_request(
 
 
 def test_a_submission_whose_answer_was_lost_is_never_sent_again(
-    emulator: Emulator, s3_bucket: str, s3_client: Any
+    assemblyai_emulator: Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
+    emulator = assemblyai_emulator
     emulator.queue_responses([500])  # the POST's answer: the transcript may or may not exist
     with pytest.raises(AssemblyAITransientError):
         transcribe(s3_bucket).execute({})  # type: ignore[arg-type]
@@ -72,8 +74,9 @@ def test_a_submission_whose_answer_was_lost_is_never_sent_again(
 
 
 def test_a_refused_submission_leaves_no_marker_so_the_next_run_submits(
-    emulator: Emulator, s3_bucket: str, s3_client: Any
+    assemblyai_emulator: Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
+    emulator = assemblyai_emulator
     emulator.queue_responses([400])  # AssemblyAI refused: no transcript exists
     with pytest.raises(AssemblyAIRequestError):
         transcribe(s3_bucket).execute({})  # type: ignore[arg-type]
@@ -85,8 +88,9 @@ def test_a_refused_submission_leaves_no_marker_so_the_next_run_submits(
 
 
 def test_an_id_written_into_a_claim_by_hand_is_resumed(
-    emulator: Emulator, s3_bucket: str, s3_client: Any
+    assemblyai_emulator: Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
+    emulator = assemblyai_emulator
     transcript_id = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
     s3_client.put_object(
         Bucket=s3_bucket,

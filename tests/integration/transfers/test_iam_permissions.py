@@ -32,7 +32,7 @@ from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
 
 MiB = 1024 * 1024
 BUCKET = "archive"
-WAV = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_audio_quality": "wav"}
+WAV_NO_POLICY = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_audio_quality": "wav"}
 BUCKET_ACTIONS = ["s3:ListBucket", "s3:ListBucketMultipartUploads"]
 OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
 
@@ -129,7 +129,7 @@ def test_the_documented_policy_archives_sweeps_and_purges(
 ) -> None:
     emu = assemblyai_connection
     s3 = as_user("archiver")
-    tid = emu.add_transcript(params=WAV, faults=Faults(redacted_size_bytes=20 * MiB))
+    tid = emu.add_transcript(params=WAV_NO_POLICY, faults=Faults(redacted_size_bytes=20 * MiB))
     s3.create_multipart_upload(Bucket=BUCKET, Key="calls/full.wav")  # a stale upload to sweep
 
     uri = archive(tid, "calls/full.wav")
@@ -146,7 +146,7 @@ def test_a_key_outside_the_policy_is_refused_and_the_error_names_the_permission(
     assemblyai_connection: Emulator, as_user: Any
 ) -> None:
     as_user("archiver")
-    tid = assemblyai_connection.add_transcript(params=WAV)
+    tid = assemblyai_connection.add_transcript(params=WAV_NO_POLICY)
 
     with pytest.raises(AssemblyAIFinalError, match=r"HeadObject .* needs s3:GetObject"):
         archive(tid, "elsewhere/a.wav")
@@ -156,7 +156,7 @@ def test_without_list_bucket_multipart_uploads_the_sweep_is_refused_clearly(
     assemblyai_connection: Emulator, as_user: Any
 ) -> None:
     as_user("no-list-uploads")
-    tid = assemblyai_connection.add_transcript(params=WAV)
+    tid = assemblyai_connection.add_transcript(params=WAV_NO_POLICY)
 
     with pytest.raises(
         AssemblyAIFinalError, match=r"ListMultipartUploads .* needs s3:ListBucketMultipartUploads"
@@ -169,7 +169,7 @@ def test_without_abort_multipart_upload_a_stale_upload_is_refused_clearly(
 ) -> None:
     as_user("archiver").create_multipart_upload(Bucket=BUCKET, Key="calls/no-abort.wav")
     as_user("no-abort")
-    tid = assemblyai_connection.add_transcript(params=WAV)
+    tid = assemblyai_connection.add_transcript(params=WAV_NO_POLICY)
 
     with pytest.raises(AssemblyAIFinalError, match=r"AbortMultipartUpload .* needs s3:AbortMultipartUpload"):
         archive(tid, "calls/no-abort.wav")

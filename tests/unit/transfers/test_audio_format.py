@@ -10,7 +10,7 @@ from airflow_assemblyai.archive.audio_format import check_audio_header
 from airflow_assemblyai.exceptions import AssemblyAIFinalError, RedactedAudioIntegrityError
 from airflow_assemblyai.testing.audio import encode_mp3, synth_wav, tone_samples
 
-WAV = synth_wav(seconds=1.0)
+WAV_BYTES = synth_wav(seconds=1.0)
 GiB = 1024**3
 
 
@@ -43,11 +43,11 @@ def rf64_header(riff64: int, data64: int) -> bytes:
 
 
 def test_a_whole_wav_passes() -> None:
-    assert check(WAV, len(WAV)) == "wav"
+    assert check(WAV_BYTES, len(WAV_BYTES)) == "wav"
 
 
 def test_a_wav_with_trailing_bytes_passes() -> None:
-    assert check(WAV + b"\0" * 100, len(WAV) + 100) == "wav"
+    assert check(WAV_BYTES + b"\0" * 100, len(WAV_BYTES) + 100) == "wav"
 
 
 @pytest.mark.parametrize(
@@ -56,12 +56,12 @@ def test_a_wav_with_trailing_bytes_passes() -> None:
     ids=["unset", "saturated", "streaming-maximum"],
 )
 def test_placeholder_sizes_of_streaming_writers_pass(riff: int, data: int) -> None:
-    assert check(with_sizes(WAV, riff=riff, data=data), len(WAV)) == "wav"
+    assert check(with_sizes(WAV_BYTES, riff=riff, data=data), len(WAV_BYTES)) == "wav"
 
 
 def test_sizes_wrapped_past_4_gib_pass() -> None:
     total = 5 * GiB + 44
-    header = with_sizes(WAV[:44], riff=(total - 8) % 2**32, data=(total - 44) % 2**32)
+    header = with_sizes(WAV_BYTES[:44], riff=(total - 8) % 2**32, data=(total - 44) % 2**32)
 
     assert check(header + tone_samples(0.1, 440), total) == "wav"
 
@@ -77,7 +77,7 @@ def test_rf64_passes_and_its_ds64_sizes_are_checked() -> None:
 
 @pytest.mark.parametrize("field", ["RIFF size", "data size"])
 def test_a_truncated_wav_fails(field: str) -> None:
-    cut = WAV[:-1000]
+    cut = WAV_BYTES[:-1000]
     head = cut if field == "RIFF size" else with_sizes(cut, riff=len(cut) - 8)
 
     with pytest.raises(RedactedAudioIntegrityError, match=f"{field}.*truncated"):
@@ -85,7 +85,7 @@ def test_a_truncated_wav_fails(field: str) -> None:
 
 
 def test_sizes_are_not_checked_when_the_length_is_unknown() -> None:
-    assert check(WAV[:-1000], None) == "wav"
+    assert check(WAV_BYTES[:-1000], None) == "wav"
 
 
 def test_mp3_passes_with_an_id3_tag_or_a_bare_frame() -> None:

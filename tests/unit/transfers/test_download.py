@@ -64,7 +64,7 @@ class _CutStream(httpx.SyncByteStream):
 
 
 @pytest.fixture
-def fresh_url(emulator_connection: Emulator) -> Callable[[str], Callable[[], str]]:
+def fresh_url(assemblyai_connection: Emulator) -> Callable[[str], Callable[[], str]]:
     hook = AssemblyAIHook(max_attempts=2, retry_wait_initial=0.0, retry_wait_max=0.0)
 
     def for_transcript(transcript_id: str) -> Callable[[], str]:
@@ -74,8 +74,9 @@ def fresh_url(emulator_connection: Emulator) -> Callable[[str], Callable[[], str
 
 
 def test_reads_are_exactly_the_size_asked_until_the_end(
-    emulator: Emulator, fresh_url: Callable[[str], Callable[[], str]]
+    assemblyai_emulator: Emulator, fresh_url: Callable[[str], Callable[[], str]]
 ) -> None:
+    emulator = assemblyai_emulator
     tid = emulator.add_transcript(params={"redact_pii": True, "redact_pii_audio": True})
     expected = emulator.redacted_audio(tid)
     sizes = []
@@ -93,8 +94,9 @@ def test_reads_are_exactly_the_size_asked_until_the_end(
 
 
 def test_a_cut_then_an_expired_url_resume_at_the_right_byte_with_a_fresh_url(
-    emulator: Emulator, fresh_url: Callable[[str], Callable[[], str]]
+    assemblyai_emulator: Emulator, fresh_url: Callable[[str], Callable[[], str]]
 ) -> None:
+    emulator = assemblyai_emulator
     params = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_audio_quality": "wav"}
     tid = emulator.add_transcript(
         params=params, faults=Faults(redacted_size_bytes=3_000_000, cut_download_after=1_000_000)
@@ -341,8 +343,9 @@ def test_refreshes_back_off_from_the_second_expiry_in_a_row(
 
 
 def test_an_expired_token_on_a_resume_is_replaced_and_the_resume_continues(
-    emulator: Emulator, fresh_url: Callable[[str], Callable[[], str]]
+    assemblyai_emulator: Emulator, fresh_url: Callable[[str], Callable[[], str]]
 ) -> None:
+    emulator = assemblyai_emulator
     params = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_audio_quality": "wav"}
     faults = Faults(
         redacted_size_bytes=3_000_000, cut_download_after=1_000_000, resume_errors=["ExpiredToken"]
@@ -364,8 +367,9 @@ def test_an_expired_token_on_a_resume_is_replaced_and_the_resume_continues(
 
 
 def test_cancel_from_another_thread_ends_a_read_blocked_on_the_network(
-    emulator: Emulator, fresh_url: Callable[[str], Callable[[], str]]
+    assemblyai_emulator: Emulator, fresh_url: Callable[[str], Callable[[], str]]
 ) -> None:
+    emulator = assemblyai_emulator
     params = {"redact_pii": True, "redact_pii_audio": True, "redact_pii_audio_quality": "wav"}
     # After 1 MB the file host sends 64 KiB an hour: a read past it blocks in the socket.
     faults = Faults(redacted_size_bytes=3_000_000, slow_body_after=1_000_000, slow_body_delay=3600)
