@@ -1,12 +1,12 @@
 """Transcribe a call with PII redaction, wait for the redacted audio, archive the record, purge upstream.
 
-transcribe -> wait (deferrable: no worker slot while AssemblyAI works) -> archive to S3 -> delete at
-AssemblyAI. Only the transcript id travels between tasks; the archive task fetches a fresh pre-signed
-URL itself and never stores it. It archives the whole redacted record: the audio, beside it the
-redacted transcript as JSON and its SRT and VTT subtitles, and last a manifest; the purge checks every
-file the manifest lists. The audio and the manifest are announced through the ``AssetAlias``
-``assemblyai_redacted_audio`` as concrete ``s3://bucket/key`` assets, so downstream DAGs can be
-scheduled on them.
+check the archive destination (before anything is paid for) -> transcribe -> wait (deferrable: no worker
+slot while AssemblyAI works) -> archive to S3 -> delete at AssemblyAI. Only the transcript id travels
+between tasks; the archive task fetches a fresh pre-signed URL itself and never stores it. It archives
+the whole redacted record: the audio, beside it the redacted transcript as JSON and its SRT and VTT
+subtitles, and last a manifest; the purge checks every file the manifest lists. The audio and the
+manifest are announced through the ``AssetAlias`` ``assemblyai_redacted_audio`` as concrete
+``s3://bucket/key`` assets, so downstream DAGs can be scheduled on them.
 
 Params: ``audio_url`` (a URL AssemblyAI can fetch) or ``audio_path`` (a local file or object-storage
 URI to upload), ``bucket`` and ``key_prefix``. ``ASSEMBLYAI_EXAMPLE_POLL_SECONDS`` sets the poll
@@ -21,6 +21,7 @@ import pendulum
 from airflow.sdk import DAG, AssetAlias, Param, chain
 
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
+from airflow_assemblyai.operators.destination import AssemblyAICheckArchiveDestinationOperator
 from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
 from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
 from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
@@ -45,6 +46,10 @@ with DAG(
     },
     doc_md=__doc__,
 ) as dag:
+    # A missing bucket or write permission fails here, before the upload and the paid transcription.
+    check_destination = AssemblyAICheckArchiveDestinationOperator(
+        task_id="check_archive_destination", s3_bucket="{{ params.bucket }}", s3_key="{{ params.key_prefix }}"
+    )
     transcribe = AssemblyAITranscribeOperator(
         task_id="transcribe",
         audio_url="{{ params.audio_url }}",
@@ -78,4 +83,4 @@ with DAG(
         task_id="delete_at_assemblyai", transcript_id=TRANSCRIPT_ID, archive_uri=archive.output
     )
 
-    chain(transcribe, wait, archive, delete)
+    chain(check_destination, transcribe, wait, archive, delete)

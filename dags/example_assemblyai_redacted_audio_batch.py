@@ -1,9 +1,10 @@
 """Redact and archive every recording under a source location, once each, within AssemblyAI's rate limit.
 
-``check_pool`` -> ``plan`` -> per recording (a mapped task group): ``transcribe`` -> ``wait``
-(deferrable) -> ``archive`` (to S3) -> ``delete`` (at AssemblyAI); ``find_unpurged`` -> ``purge``
-(mapped) beside them; ``summarize`` at the end, whatever happened before it. A recording already
-archived is skipped; one submitted before is resumed, never billed twice (its submission marker).
+``check_pool`` -> ``check_archive_destination`` (before anything is paid for) -> ``plan`` -> per
+recording (a mapped task group): ``transcribe`` -> ``wait`` (deferrable) -> ``archive`` (to S3) ->
+``delete`` (at AssemblyAI); ``find_unpurged`` -> ``purge`` (mapped) beside them; ``summarize`` at the
+end, whatever happened before it. A recording already archived is skipped; one submitted before is
+resumed, never billed twice (its submission marker).
 
 Create the pool first: ``airflow pools set assemblyai 8 "AssemblyAI submissions and transfers"``.
 The helpers are in :mod:`airflow_assemblyai.batch`; docs/batches.md#batch-dag explains the run.
@@ -22,6 +23,7 @@ from airflow.sdk import DAG, Param, chain, get_current_context, task, task_group
 from airflow_assemblyai import batch
 from airflow_assemblyai.batch import GROUP, POOL
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
+from airflow_assemblyai.operators.destination import AssemblyAICheckArchiveDestinationOperator
 from airflow_assemblyai.operators.transcribe import AssemblyAITranscribeOperator
 from airflow_assemblyai.sensors.redacted_audio import AssemblyAIRedactedAudioSensor
 from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
@@ -121,8 +123,13 @@ with DAG(
         """Report archived, skipped, failed and bytes; fail the run when anything failed."""
         return batch.summarize(get_current_context(), GROUP)
 
+    # A missing bucket or write permission fails here, before any upload or paid transcription.
+    destination = AssemblyAICheckArchiveDestinationOperator(
+        task_id="check_archive_destination", s3_bucket="{{ params.bucket }}", s3_key="{{ params.key_prefix }}"
+    )
     planned, unpurged = plan(), find_unpurged()
     # Transcripts archived by an earlier run whose delete failed; each purge checks its archive first.
     purge = AssemblyAIDeleteTranscriptOperator.partial(task_id="purge").expand_kwargs(unpurged)
-    chain(check_pool(), planned, [recording.expand_kwargs(planned), unpurged], report := summarize())
+    recordings = recording.expand_kwargs(planned)
+    chain(check_pool(), destination, planned, [recordings, unpurged], report := summarize())
     chain(unpurged, purge, report)

@@ -492,3 +492,18 @@ def test_the_demo_runs_the_batch_dag_and_verifies_every_recording() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "objects:       3 of 3 under s3://redacted-audio/redacted/" in done.stdout
     assert "transcripts:   3 distinct, 3 deleted at the emulator" in done.stdout
+
+
+@pytest.mark.usefixtures("batch_pool")
+def test_a_missing_archive_bucket_fails_the_run_before_anything_is_uploaded_or_submitted(
+    batch: dict[str, Any], assemblyai_emulator: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    add_recordings(Path(batch["source"]), 2)
+
+    dag_run = run_dag_test(load_batch_dag().dag, run_conf={**batch, "bucket": "no-such-archive-bucket"})
+
+    assert dag_run.state == "failed"
+    assert str(dag_run.get_task_instance("check_archive_destination").state) == "failed"
+    assert str(dag_run.get_task_instance("plan").state) == "upstream_failed"
+    assert assemblyai_emulator.count() == 0  # no upload, no submission: nothing paid for
+    assert "S3 bucket 'no-such-archive-bucket' does not exist" in "".join(capfd.readouterr())

@@ -84,3 +84,25 @@ def test_example_dag_archives_the_redacted_audio_and_purges_the_transcript(
     assert check(emulator.submissions[0], SUBMISSION) == []
     for request in (r for r in emulator.requests if r.kind == "api"):
         assert any(re.fullmatch(p, request.path) for p in REQUEST_PATHS[request.method]), request.path
+
+
+@pytest.mark.usefixtures("s3_bucket")  # points aws_default at the local S3, where this bucket does not exist
+def test_a_missing_archive_bucket_fails_the_example_dag_before_anything_is_uploaded_or_submitted(
+    assemblyai_connection: Emulator,
+    airflow_metadata_db: Path,
+    capfd: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    sample = tmp_path / "call.wav"
+    sample.write_bytes(synth_wav(seconds=2.0))
+
+    dag_run = run_dag_test(
+        load_example_dag(),
+        run_conf={"audio_path": str(sample), "bucket": "no-such-archive-bucket", "key_prefix": "calls/"},
+    )
+
+    assert dag_run.state == "failed"
+    assert str(dag_run.get_task_instance("check_archive_destination").state) == "failed"
+    assert str(dag_run.get_task_instance("transcribe").state) == "upstream_failed"
+    assert assemblyai_connection.count() == 0  # no upload, no submission: nothing paid for
+    assert "S3 bucket 'no-such-archive-bucket' does not exist" in "".join(capfd.readouterr())
