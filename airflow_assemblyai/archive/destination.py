@@ -4,11 +4,12 @@ A transcription is paid when it is submitted; if the archive cannot be written, 
 its PII then stay at AssemblyAI until someone notices. So the example DAGs check the destination
 first, with the same connection the transfer will use, and leave nothing behind:
 
-- **S3**: ``HeadBucket`` (the bucket exists and the connection may list it), then a multipart
-  upload is started on a probe key under the archive key's prefix and aborted at once. Starting one
-  needs exactly what the transfer's upload needs (``s3:PutObject`` on the prefix, and the KMS key's
-  ``kms:GenerateDataKey`` when SSE-KMS is asked for); aborting needs ``s3:AbortMultipartUpload``,
-  which the transfer also needs. No object is ever created, so no ``s3:DeleteObject`` is asked for.
+- **S3**: one ``ListObjectsV2`` of the key's prefix (the bucket exists and the connection may list
+  it, as the archive's checks need), then a multipart upload is started on a probe key under the
+  archive key's prefix and aborted at once. Starting one needs exactly what the transfer's upload
+  needs (``s3:PutObject`` on the prefix, and the KMS key's ``kms:GenerateDataKey`` when SSE-KMS is
+  asked for); aborting needs ``s3:AbortMultipartUpload``, which the transfer also needs. No object
+  is ever created, so no ``s3:DeleteObject`` is asked for.
 - **Any other store** (``gs://``, ``abfs://``, ``file://``...): the nearest existing ancestor of the
   destination is found (the bucket or container at the least); for a local path a temporary file
   is created in it and removed at once. Remote stores are not written to: their write permission
@@ -56,7 +57,7 @@ def check_s3_destination(
 
     where = f"s3://{bucket}/{key}"
     try:
-        client.head_bucket(Bucket=bucket)
+        client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
     except ClientError as exc:
         code, status = s3_error_code(exc)
         if status == 404 or code in ("NoSuchBucket", "404", "NotFound"):
@@ -65,7 +66,7 @@ def check_s3_destination(
                 "before anything is submitted."
             ) from None
         raise ArchiveDestinationError(
-            f"S3 refused HeadBucket on {bucket!r} (HTTP {status} {code}): the AWS connection needs "
+            f"S3 refused to list {bucket!r} (HTTP {status} {code}): the AWS connection needs "
             "s3:ListBucket on the bucket. See the provider's docs/iam.md#iam-permissions."
         ) from None
     probe = f"{key}{PROBE_SUFFIX}-{uuid.uuid4().hex[:12]}"

@@ -23,8 +23,9 @@ import httpx
 import pytest
 from airflow.sdk import Context
 
-from airflow_assemblyai.exceptions import AssemblyAIFinalError
+from airflow_assemblyai.exceptions import ArchiveDestinationError, AssemblyAIFinalError
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
+from airflow_assemblyai.operators.destination import AssemblyAICheckArchiveDestinationOperator
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
     AssemblyAIRedactedAudioToObjectStorageOperator,
@@ -173,3 +174,35 @@ def test_without_abort_multipart_upload_a_stale_upload_is_refused_clearly(
 
     with pytest.raises(AssemblyAIFinalError, match=r"AbortMultipartUpload .* needs s3:AbortMultipartUpload"):
         archive(tid, "calls/no-abort.wav")
+
+
+def check_destination(key: str) -> str:
+    operator = AssemblyAICheckArchiveDestinationOperator(
+        task_id="check", s3_key=f"s3://{BUCKET}/{key}", aws_conn_id="aws_iam"
+    )
+    return operator.execute(Context())  # type: ignore[typeddict-item]
+
+
+def test_the_destination_check_passes_the_documented_policy_and_leaves_nothing(as_user: Any) -> None:
+    s3 = as_user("archiver")
+
+    assert check_destination("calls/") == f"s3://{BUCKET}/calls/"
+
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="calls/.destination-check").get("KeyCount") == 0
+    assert (
+        s3.list_multipart_uploads(Bucket=BUCKET, Prefix="calls/.destination-check").get("Uploads", []) == []
+    )
+
+
+def test_the_destination_check_refuses_a_prefix_the_policy_does_not_cover(as_user: Any) -> None:
+    as_user("archiver")
+
+    with pytest.raises(ArchiveDestinationError, match=r"start an upload under .*needs s3:PutObject on the"):
+        check_destination("elsewhere/")
+
+
+def test_the_destination_check_refuses_without_abort_multipart_upload(as_user: Any) -> None:
+    as_user("no-abort")
+
+    with pytest.raises(ArchiveDestinationError, match=r"needs s3:AbortMultipartUpload on the key's prefix"):
+        check_destination("calls/")
