@@ -7,13 +7,17 @@ listens to the archived audio and writes the spans and the verdicts into the man
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from airflow.sdk import Context
 
+from airflow_assemblyai.archive.listening import listen
+from airflow_assemblyai.archive.sinks import RANGE_BYTES, RangedReader
 from airflow_assemblyai.exceptions import (
     AssemblyAIFinalError,
     AssemblyAIInvalidInputError,
@@ -21,7 +25,7 @@ from airflow_assemblyai.exceptions import (
 )
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
 from airflow_assemblyai.testing.emulator import Emulator, Faults
-from airflow_assemblyai.testing.speech import Speech, synthesize
+from airflow_assemblyai.testing.speech import Speech, repeat, synthesize
 from airflow_assemblyai.transfers.redacted_audio_to_object_storage import (
     AssemblyAIRedactedAudioToObjectStorageOperator,
 )
@@ -268,3 +272,50 @@ def test_bad_check_arguments_fail_before_any_request(
     with pytest.raises(AssemblyAIInvalidInputError, match=named):
         run(record_transfer(s3_bucket, transcript_id=tid, **{argument: value}))
     assert len(assemblyai_connection.requests) == before
+
+
+def test_outside_s3_the_stored_file_is_listened_to_and_a_span_left_as_speech_blocks_the_record(
+    assemblyai_connection: Emulator, tmp_path: Path, us_160: Speech
+) -> None:
+    proven = assemblyai_connection.add_transcript(audio=us_160.wav(), params=WAV_AUDIO)
+    run(
+        AssemblyAIRedactedAudioToObjectStorageOperator(
+            task_id="archive",
+            transcript_id=proven,
+            destination=f"file://{tmp_path}/ok.wav",
+            archive_record=True,
+        )
+    )
+    assert_proven(json.loads((tmp_path / "ok.manifest.json").read_bytes()))
+
+    speaking = assemblyai_connection.add_transcript(
+        audio=us_160.wav(), params=WAV_AUDIO, faults=Faults(unredacted_spans=(0,))
+    )
+    with pytest.raises(RedactionNotProvenError, match="person_name"):
+        run(
+            AssemblyAIRedactedAudioToObjectStorageOperator(
+                task_id="archive",
+                transcript_id=speaking,
+                destination=f"file://{tmp_path}/bad.wav",
+                archive_record=True,
+            )
+        )
+    assert not (tmp_path / "bad.manifest.json").exists()
+    assert (tmp_path / "bad.wav").read_bytes() == assemblyai_connection.redacted_audio(speaking)
+
+
+def test_the_archived_audio_is_read_back_one_range_at_a_time(us_160: Speech) -> None:
+    data = repeat(us_160, 120).wav()  # about 5 MiB: several ranges
+    fetched: list[int] = []
+
+    def fetch(start: int, end: int) -> bytes:
+        fetched.append(end - start)
+        return data[start:end]
+
+    with io.BufferedReader(RangedReader(len(data), fetch), buffer_size=RANGE_BYTES) as audio:
+        result = listen(audio, [(1000, 1500, "speech")])
+
+    assert result.verdicts[0].verdict == "fail"
+    assert len(data) > 4 * RANGE_BYTES
+    assert len(fetched) >= 4
+    assert max(fetched) <= RANGE_BYTES
