@@ -14,6 +14,7 @@
         │   │   ├── RedactionNotRequestedError    submitted without redact_pii_audio
         │   │   └── RedactedAudioExpiredError     the file is past its 24 hours
         │   ├── TranscriptFailedError         the transcript ended with status "error"
+        │   ├── RedactionNotProvenError       an archived redacted range still sounds like speech
         │   └── AssemblyAIUnexpectedResponseError  an answer this provider does not understand
         ├── AssemblyAITransientError          transient: a fault outlived the hook's retries
         └── RedactedAudioIntegrityError       transient: the downloaded bytes were not the file
@@ -78,6 +79,10 @@ class RedactionNotRequestedError(AssemblyAIRequestError):
 
 class RedactedAudioExpiredError(AssemblyAIRequestError):
     """The redacted audio is no longer kept by AssemblyAI (it lives 24 hours)."""
+
+
+class RedactionNotProvenError(AssemblyAIFinalError):
+    """The archived audio does not show every redacted range beeped or silenced: no manifest is written."""
 
 
 class AssemblyAIUnexpectedResponseError(AssemblyAIFinalError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from airflow_assemblyai.archive.audio_format import HEADER_BYTES, check_audio_he
 from airflow_assemblyai.archive.download import ResumableDownload
 from airflow_assemblyai.archive.record import DigestingReader, RecordKeys
 from airflow_assemblyai.archive.record_writer import RecordWriter
+from airflow_assemblyai.archive.redaction_check import RedactionCheck
 from airflow_assemblyai.archive.sinks import ArchivedAudio, AudioUpload
 from airflow_assemblyai.exceptions import AssemblyAIError, AssemblyAIRequestError, AssemblyAITransientError
 from airflow_assemblyai.masking import mask_redirect_location
@@ -50,6 +51,8 @@ class RecordOptions:
     subtitle_formats: tuple[str, ...] = ("srt", "vtt")
     chars_per_caption: int | None = None
     include_transcript_fields: tuple[str, ...] = ()
+    #: How the archived audio is listened to before the manifest is written.
+    redaction_check: RedactionCheck = field(default_factory=RedactionCheck)
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ class Archiver:
             subtitle_formats=options.subtitle_formats,
             chars_per_caption=options.chars_per_caption,
             extra_fields=options.include_transcript_fields,
+            redaction_check=options.redaction_check,
         )
         _, wrote = writer.complete(lambda: self.archive_audio(transcript_id, keys.audio))
         manifest = self.sink.uri(keys.manifest)

@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import uuid
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from airflow_assemblyai.archive.location import LOCAL_PROTOCOLS, path_uri
 from airflow_assemblyai.archive.record import (
@@ -315,6 +315,11 @@ class ObjectStoreSink:
     def digest(self, key: str) -> Digest:
         """Return the digest of the file's bytes, streamed."""
         return digest_of(self.path(key))
+
+    def open_read(self, key: str) -> IO[bytes]:
+        """Return the file opened for reading (the store's own seekable, buffered file)."""
+        handle: IO[bytes] = self.path(key).open("rb")  # type: ignore[no-untyped-call]
+        return handle
 
     # -- the audio --------------------------------------------------------------------------------
 

@@ -339,6 +339,8 @@ class Manifest:
 
     transcript_id: str
     files: dict[str, RecordFile]
+    #: The listening check's result (``redaction_check``); None in a manifest without one.
+    redaction_check: dict[str, Any] | None = None
 
     @classmethod
     def parse(cls, data: bytes, *, where: str) -> Manifest:
@@ -361,6 +363,11 @@ class Manifest:
                 )
                 for role, entry in body["files"].items()
             }
-            return cls(transcript_id=str(body["transcript_id"]), files=files)
+            check = body.get("redaction_check")
+            return cls(
+                transcript_id=str(body["transcript_id"]),
+                files=files,
+                redaction_check=check if isinstance(check, dict) else None,
+            )
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
             raise refused from None

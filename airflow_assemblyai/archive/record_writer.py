@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -28,12 +28,15 @@ from airflow_assemblyai.archive.record import (
     md5_or_none,
     transcript_document,
 )
+from airflow_assemblyai.archive.redaction_check import RedactionCheck, check_redaction, not_proven
 from airflow_assemblyai.archive.verify import verify_record
 from airflow_assemblyai.exceptions import AssemblyAIFinalError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
+    from airflow_assemblyai.archive.redaction_check import RedactionEvidence
     from airflow_assemblyai.archive.sinks import ArchivedAudio, Sink, StoredFile
     from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 
@@ -55,6 +58,8 @@ class RecordWriter:
     :param subtitle_formats: ``srt``, ``vtt`` or both.
     :param chars_per_caption: the longest subtitle caption; AssemblyAI's default when None.
     :param extra_fields: transcript fields to archive beyond the allow-list (logged as a warning).
+    :param redaction_check: how the archived audio is listened to before the manifest is written
+        (:mod:`.redaction_check`); a failing range in ``block`` mode raises and writes no manifest.
     """
 
     store: Sink
@@ -65,6 +70,7 @@ class RecordWriter:
     subtitle_formats: tuple[str, ...] = ("srt", "vtt")
     chars_per_caption: int | None = None
     extra_fields: tuple[str, ...] = ()
+    redaction_check: RedactionCheck = field(default_factory=RedactionCheck)
 
     def complete(self, archive_audio: Callable[[], ArchivedAudio]) -> tuple[Manifest, bool]:
         """Archive what is missing and write the manifest; return it, and whether anything was written.
@@ -80,12 +86,15 @@ class RecordWriter:
             )
         # Everything that can fail without writing comes first: the requests to AssemblyAI for the
         # small files, and the keys beside the audio (a file someone else put there).
-        small = [(role, data) for role, data in self._small_files() if self._missing(role, data)]
+        transcript = self.hook.get_transcript(self.transcript_id)
+        small = [(role, data) for role, data in self._small_files(transcript) if self._missing(role, data)]
         audio = archive_audio()
         wrote = audio.wrote
         for role, data in small:
             wrote = self._put(role, data) or wrote
-        return self._write_manifest(audio), wrote
+        # What is stored is what is proven: the audio is read back from the store and listened to.
+        evidence = self._prove_redaction(transcript)
+        return self._write_manifest(audio, evidence), wrote
 
     def verified_manifest(self) -> Manifest:
         """Return the record's manifest after checking every file it lists; raise when it does not hold."""
@@ -96,8 +105,31 @@ class RecordWriter:
     def _roles(self) -> list[str]:
         return ["audio", "transcript", *self.subtitle_formats]
 
-    def _small_files(self) -> list[tuple[str, bytes]]:
-        transcript = self.hook.get_transcript(self.transcript_id)
+    def _prove_redaction(self, transcript: Mapping[str, Any]) -> RedactionEvidence:
+        """Listen to the stored audio over the redacted spans; raise in ``block`` mode when one fails."""
+        evidence = check_redaction(self.store, self.keys.audio, transcript, self.redaction_check)
+        check = evidence.check
+        if evidence.passed:
+            log.info(
+                "Listened to %s: %d redacted range(s), each beeped or silenced (tolerance %d ms).",
+                self._uri("audio"),
+                check["ranges"],
+                check["tolerance_ms"],
+            )
+            return evidence
+        if self.redaction_check.mode == "block":
+            raise not_proven(evidence, where=self._uri("audio"), transcript_id=self.transcript_id)
+        log.warning(
+            "The redacted audio of transcript %s at %s still sounds like speech in: %s. "
+            "redaction_check='warn', so the manifest is written with these failing verdicts; the delete "
+            "task refuses it unless told allow_unproven_redaction=True.",
+            self.transcript_id,
+            self._uri("audio"),
+            evidence.failures(),
+        )
+        return evidence
+
+    def _small_files(self, transcript: Mapping[str, Any]) -> list[tuple[str, bytes]]:
         document = transcript_document(
             transcript, archived_at=datetime.now(UTC), extra_fields=self.extra_fields
         )
@@ -186,9 +218,10 @@ class RecordWriter:
         content_type = found.content_type or CONTENT_TYPES.get(role, "application/octet-stream")
         return RecordFile(role, key, found.size, content_type, sha256=sha256, source_md5=source_md5)
 
-    def _write_manifest(self, audio: ArchivedAudio) -> Manifest:
+    def _write_manifest(self, audio: ArchivedAudio, evidence: RedactionEvidence) -> Manifest:
         files = [self._listed(role, audio) for role in self._roles()]
-        data = encode_json(manifest_document(self.transcript_id, files, archived_at=datetime.now(UTC)))
+        document = manifest_document(self.transcript_id, files, archived_at=datetime.now(UTC))
+        data = encode_json({**document, **evidence.manifest_fields()})
         if not self.store.put(
             self.keys.manifest,
             data,
@@ -201,7 +234,7 @@ class RecordWriter:
         log.info(
             "Wrote %s: the record of transcript %s is complete.", self._uri("manifest"), self.transcript_id
         )
-        return Manifest(self.transcript_id, {f.role: f for f in files})
+        return Manifest(self.transcript_id, {f.role: f for f in files}, evidence.check)
 
     def _uri(self, role: str) -> str:
         return self.store.uri(self.keys.of(role))

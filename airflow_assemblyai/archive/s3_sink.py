@@ -8,8 +8,9 @@ by boto3's managed transfer, wrapped in a :class:`~airflow_assemblyai.archive.s3
 
 from __future__ import annotations
 
+import io
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -42,8 +43,10 @@ from airflow_assemblyai.archive.s3_errors import (
 from airflow_assemblyai.archive.s3_options import S3Options
 from airflow_assemblyai.archive.s3_upload import GuardedUpload
 from airflow_assemblyai.archive.sinks import (
+    RANGE_BYTES,
     ArchivedAudio,
     AudioUpload,
+    RangedReader,
     SourceProbe,
     StoredFile,
     TaskLog,
@@ -185,6 +188,22 @@ class S3Sink:
         finally:
             body.close()
         return digesting.digest()
+
+    def open_read(self, key: str) -> IO[bytes]:
+        """Return the object as a seekable file read with ranged GETs, ``RANGE_BYTES`` at a time."""
+        size = int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+
+        def fetch(start: int, end: int) -> bytes:
+            body = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")[
+                "Body"
+            ]
+            try:
+                data: bytes = body.read()
+            finally:
+                body.close()
+            return data
+
+        return io.BufferedReader(RangedReader(size, fetch), buffer_size=RANGE_BYTES)
 
     # -- the audio --------------------------------------------------------------------------------
 

@@ -6,10 +6,11 @@ Two implementations: :mod:`~airflow_assemblyai.archive.s3_sink` (S3, conditional
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from airflow_assemblyai.archive.audio_format import AUDIO_CONTENT_TYPES
 from airflow_assemblyai.archive.metadata import DIGEST_ROLE, META_RECORD_ROLE, META_TRANSCRIPT_ID
@@ -128,6 +129,12 @@ class Sink(Protocol):
     def digest(self, key: str) -> Digest:
         """Return the digest of the bytes at ``key``, read back in bounded memory."""
 
+    def open_read(self, key: str) -> IO[bytes]:
+        """Return the bytes at ``key`` as a seekable binary file, read on demand (bounded memory).
+
+        The caller closes it.
+        """
+
     def audio_there(
         self, key: str, transcript_id: str, *, replace: bool, probe: SourceProbe
     ) -> ArchivedAudio | None:
@@ -157,6 +164,52 @@ class Sink(Protocol):
 
     def explain(self, exc: BaseException, key: str) -> Exception | None:
         """Return the provider's error for a store refusal of a request on ``key``; None when it has none."""
+
+
+#: Bytes fetched per request when a stored file is read on demand (see :class:`RangedReader`).
+RANGE_BYTES = 1024 * 1024
+
+
+class RangedReader(io.RawIOBase):
+    """A seekable, read-only file of ``size`` bytes read on demand with ``fetch(start, end)`` (end exclusive).
+
+    Wrapped in an ``io.BufferedReader`` it reads a stored object one range request at a time: memory
+    is bounded by the buffer, whatever the object's size.
+    """
+
+    def __init__(self, size: int, fetch: Callable[[int, int], bytes]) -> None:
+        super().__init__()
+        self._size = size
+        self._fetch = fetch
+        self._at = 0
+
+    def readable(self) -> bool:
+        """Return True."""
+        return True
+
+    def seekable(self) -> bool:
+        """Return True."""
+        return True
+
+    def tell(self) -> int:
+        """Return the position."""
+        return self._at
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
+        """Move to ``offset`` from the start, the position or the end; return the new position."""
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: self._size}[whence]
+        self._at = max(0, base + offset)
+        return self._at
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        """Fill ``buffer`` from the position with one range request; return the number of bytes."""
+        end = min(self._size, self._at + len(buffer))
+        if end <= self._at:
+            return 0
+        data = self._fetch(self._at, end)
+        memoryview(buffer)[: len(data)] = data
+        self._at += len(data)
+        return len(data)
 
 
 def audio_digest_key(audio_key: str) -> str:

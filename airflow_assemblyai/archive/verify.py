@@ -78,6 +78,40 @@ def _file_problem(store: Sink, listed: RecordFile, found: StoredFile | None, tra
     return ""
 
 
+def redaction_problem(manifest: Manifest, where: str, *, allow_unproven_redaction: bool) -> str:
+    """Return why ``manifest`` does not prove its audio redacted (its ``redaction_check``); "" when it does.
+
+    A warn-mode manifest with failing verdicts proves nothing either: warn mode keeps the archive, it
+    does not make the evidence's source safe to delete. ``allow_unproven_redaction`` accepts it (and a
+    manifest without a check), by the DAG author's explicit choice.
+    """
+    check = manifest.redaction_check
+    if check is None:
+        if allow_unproven_redaction:
+            return ""
+        return (
+            f"the record {where} carries no redaction_check (it was written before the archived audio "
+            "was listened to), so nothing shows that its redacted ranges are beeped or silenced. Archive it "
+            "again with replace=True (the transfer listens to it and writes the evidence), or set "
+            "allow_unproven_redaction=True to delete anyway."
+        )
+    if check.get("passed") is True:
+        return ""
+    if allow_unproven_redaction:
+        return ""
+    failing = [
+        f"{v.get('start_ms')}-{v.get('end_ms')} ms ({v.get('label')})"
+        for v in check.get("verdicts") or []
+        if isinstance(v, dict) and v.get("verdict") != "pass"
+    ]
+    return (
+        f"the redaction_check of the record {where} did not pass (mode {check.get('mode')!r}; failing "
+        f"range(s): {', '.join(failing) or 'none listed'}): its audio may still speak PII, and AssemblyAI's "
+        "copy is the only other evidence. Listen to those ranges; set allow_unproven_redaction=True to "
+        "delete anyway."
+    )
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Whether an archive holds a transcript's redacted record, and what shows it (or what is wrong)."""
@@ -93,6 +127,7 @@ def holds_redacted_record(
     s3_hook: Callable[[], S3Hook],
     conn_id: str | None = None,
     field: str = "archive_uri",
+    allow_unproven_redaction: bool = False,
 ) -> Verdict:
     """Return whether the archive at ``uri`` holds the redacted record of ``transcript_id``.
 
@@ -105,6 +140,9 @@ def holds_redacted_record(
       file (when its ETag was one) and the SHA-256 recorded beside it (``x.wav.digest.json``),
       whichever exist, at least one.
 
+    A record's manifest must also carry a passing ``redaction_check`` (the archived audio was
+    listened to and every redacted range is a beep or silence), unless ``allow_unproven_redaction``.
+
     Outside S3 files keep no transcript id, so there ``uri`` must be a record's manifest.
 
     :param s3_hook: returns the S3 hook that reads an ``s3://`` archive (called only for one).
@@ -114,16 +152,18 @@ def holds_redacted_record(
     """
     text = str(uri).strip()
     if "://" in text and not text.startswith("s3://"):
-        return _record_elsewhere(text, transcript_id, conn_id=conn_id, field=field)
+        return _record_elsewhere(
+            text, transcript_id, conn_id=conn_id, field=field, allow_unproven=allow_unproven_redaction
+        )
     bucket, key = parse_archive_uri(uri, field=field)
     sink = S3Sink(hook=s3_hook(), bucket=bucket)
     try:
-        return _s3_archive(sink, key, transcript_id, field=field)
+        return _s3_archive(sink, key, transcript_id, field=field, allow_unproven=allow_unproven_redaction)
     except ClientError as exc:
         raise explain_s3_error(exc, bucket=bucket, key=key, write_permissions="") from None
 
 
-def _s3_archive(sink: S3Sink, key: str, transcript_id: str, *, field: str) -> Verdict:
+def _s3_archive(sink: S3Sink, key: str, transcript_id: str, *, field: str, allow_unproven: bool) -> Verdict:
     where = f"s3://{sink.bucket}/{key}"
     head = sink.hook.head_object(key, sink.bucket)
     if head is None:
@@ -137,6 +177,9 @@ def _s3_archive(sink: S3Sink, key: str, transcript_id: str, *, field: str) -> Ve
             manifest = verify_record(sink, key, transcript_id)
         except AssemblyAIError as exc:
             return Verdict(False, str(exc))
+        problem = redaction_problem(manifest, where, allow_unproven_redaction=allow_unproven)
+        if problem:
+            return Verdict(False, problem)
         return Verdict(
             True,
             f"{where} is the complete record of transcript {transcript_id} ({_roles(manifest)}).",
@@ -191,7 +234,9 @@ def _s3_archive(sink: S3Sink, key: str, transcript_id: str, *, field: str) -> Ve
     )
 
 
-def _record_elsewhere(uri: str, transcript_id: str, *, conn_id: str | None, field: str) -> Verdict:
+def _record_elsewhere(
+    uri: str, transcript_id: str, *, conn_id: str | None, field: str, allow_unproven: bool
+) -> Verdict:
     """Return whether ``uri`` is the complete record of this transcript in a store outside S3."""
     as_object_storage_path(uri, field=field)  # refuses file://host/... naming the fix
     sink = ObjectStoreSink(conn_id=conn_id)
@@ -210,6 +255,9 @@ def _record_elsewhere(uri: str, transcript_id: str, *, conn_id: str | None, fiel
             f"whose audio they hold: archive with archive_record=True and pass the manifest URI the transfer "
             f"returned (or {field}=None to delete unchecked).",
         )
+    problem = redaction_problem(manifest, uri, allow_unproven_redaction=allow_unproven)
+    if problem:
+        return Verdict(False, problem)
     return Verdict(
         True,
         f"{uri} is the complete record of transcript {transcript_id} ({_roles(manifest)}).",

@@ -34,6 +34,12 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
       attempt stopped between the two writes, and a source ETag that was no MD5) the check fails:
       run the transfer task again, and it records the digest.
 
+    A record's manifest must also carry a passing ``redaction_check``: the transfer listened to the
+    archived audio and every redacted range is a beep or silence. A manifest written in warn mode
+    with failing verdicts, or without a check (an earlier version), is refused unless
+    ``allow_unproven_redaction=True``: warn mode keeps the archive, it does not make AssemblyAI's copy,
+    the only other evidence, safe to delete.
+
     When the check fails nothing is deleted and the task fails without retries, so a transfer marked
     successful by hand can never purge the only copy. An archive in another store (``file://``,
     ``gs://``, ...) keeps no transcript id on its files, so there ``archive_uri`` must be a record's
@@ -49,6 +55,8 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
     :param assemblyai_conn_id: Airflow connection of type ``assemblyai``.
     :param archive_conn_id: Airflow connection of an archive outside S3 (the ``conn_id`` of its
         ``ObjectStoragePath``); None for ``file://`` or a store that needs none.
+    :param allow_unproven_redaction: delete even when the record's ``redaction_check`` is missing or
+        did not pass (the digests are still checked).
     """
 
     template_fields: Sequence[str] = ("transcript_id", "archive_uri")
@@ -62,6 +70,7 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
         aws_conn_id: str | None = "aws_default",
         assemblyai_conn_id: str = AssemblyAIHook.default_conn_name,
         archive_conn_id: str | None = None,
+        allow_unproven_redaction: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -70,6 +79,7 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
         self.assemblyai_conn_id = assemblyai_conn_id
         self.archive_conn_id = archive_conn_id
+        self.allow_unproven_redaction = allow_unproven_redaction
 
     @cached_property
     def hook(self) -> AssemblyAIHook:
@@ -88,7 +98,11 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
         transcript_id = validate_transcript_id(self.transcript_id)
         if self.archive_uri is not None:
             verdict = holds_redacted_record(
-                self.archive_uri, transcript_id, s3_hook=lambda: self.s3_hook, conn_id=self.archive_conn_id
+                self.archive_uri,
+                transcript_id,
+                s3_hook=lambda: self.s3_hook,
+                conn_id=self.archive_conn_id,
+                allow_unproven_redaction=self.allow_unproven_redaction,
             )
             if not verdict.holds:
                 raise AssemblyAIFinalError(f"Transcript {transcript_id} was not deleted: {verdict.reason}")

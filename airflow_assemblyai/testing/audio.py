@@ -104,11 +104,16 @@ def read_mono_pcm(data: bytes) -> tuple[bytes, int] | None:
     return frames, rate
 
 
-def redact_pcm(pcm: bytes, rate: int, *, silence: bool) -> bytes:
-    """Return ``pcm`` with the PII spans replaced by a 1 kHz beep, or by silence."""
+def redact_pcm(pcm: bytes, rate: int, *, silence: bool, skip: tuple[int, ...] = ()) -> bytes:
+    """Return ``pcm`` with the PII spans replaced by a 1 kHz beep, or by silence.
+
+    :param skip: indices of :data:`PII_SPANS` left as they are (a redaction that forgot them).
+    """
     out = bytearray(pcm)
     samples = len(pcm) // 2
-    for start_frac, end_frac in PII_SPANS:
+    for index, (start_frac, end_frac) in enumerate(PII_SPANS):
+        if index in skip:
+            continue
         start, end = int(samples * start_frac), int(samples * end_frac)
         span = end - start
         fill = b"\0\0" * span if silence else tone_samples(span / rate, BEEP_HZ, rate)[: span * 2]
@@ -130,8 +135,12 @@ def encode_mp3(pcm: bytes, rate: int) -> bytes | None:
     return bytes(encoder.encode(pcm) + encoder.flush())
 
 
-def render_redacted(source: bytes, *, fmt: str, silence: bool) -> tuple[bytes, str, float]:
+def render_redacted(
+    source: bytes, *, fmt: str, silence: bool, skip: tuple[int, ...] = ()
+) -> tuple[bytes, str, float]:
     """Return ``(file bytes, actual format, duration seconds)`` of the redacted copy of ``source``.
+
+    ``skip`` names the spans of :data:`PII_SPANS` left unredacted (see :func:`redact_pcm`).
 
     A source that is not a 16-bit WAV is replaced by synthesized audio (the emulator cannot decode
     other formats). ``mp3`` falls back to WAV when lameenc is missing.
@@ -140,7 +149,7 @@ def render_redacted(source: bytes, *, fmt: str, silence: bool) -> tuple[bytes, s
     if decoded is None:  # synth_wav() always decodes; this guards a future change to it
         raise RuntimeError("the emulator's synthesized WAV could not be decoded")
     pcm, rate = decoded
-    redacted = redact_pcm(pcm, rate, silence=silence)
+    redacted = redact_pcm(pcm, rate, silence=silence, skip=skip)
     duration = len(pcm) / 2 / rate
     if fmt == "mp3":
         mp3 = encode_mp3(redacted, rate)

@@ -2,10 +2,12 @@
 
 The emulator beeps fixed fractions of the audio (:data:`~airflow_assemblyai.testing.audio.PII_SPANS`).
 Here the words spoken in those spans are the PII: a name in the first span, a phone number in the
-second. With ``redact_pii`` they read as the substitution (``[PERSON_NAME]`` or ``####``) in
-``text``, ``words``, ``utterances`` and the subtitles, exactly where the audio is beeped; fields
-AssemblyAI does not redact (``entities``, ``unredacted_text``) carry the PII in clear, as the real
-API does, so an archive that copies them can be caught by a test.
+second. A PII word's timing lies within its span (its slot clipped to the span's edges), so every
+redacted word is beeped whole, as AssemblyAI beeps over the words it redacts. With ``redact_pii``
+they read as the substitution (``[PERSON_NAME]`` or ``####``) in ``text``, ``words``,
+``utterances`` and the subtitles, exactly where the audio is beeped; fields AssemblyAI does not
+redact (``entities``, ``unredacted_text``) carry the PII in clear, as the real API does, so an
+archive that copies them can be caught by a test.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def spoken_words(duration_seconds: float) -> list[Word]:
         span = next((i for i, (a, b) in enumerate(PII_SPANS) if a <= middle < b), None)
         if span is not None and span < len(_PII):
             policy, texts = _PII[span]
+            first, last = (round(f * duration_seconds * 1000) for f in PII_SPANS[span])
+            start, end = max(start, first), min(end, last)
             words.append(Word(texts[pii_used[span] % len(texts)], start, end, policy))
             pii_used[span] += 1
         else:
@@ -80,9 +84,18 @@ def _shown(word: Word, params: dict[str, Any]) -> str:
     return "#" * len(word.text)
 
 
-def transcript_fields(duration_seconds: float, params: dict[str, Any]) -> dict[str, Any]:
-    """Return ``text``, ``words``, ``utterances`` and the unredacted extras a completed transcript holds."""
-    words = spoken_words(duration_seconds)
+def transcript_fields(
+    duration_seconds: float, params: dict[str, Any], *, shift_ms: int = 0
+) -> dict[str, Any]:
+    """Return ``text``, ``words``, ``utterances`` and the unredacted extras a completed transcript holds.
+
+    :param shift_ms: added to every timing (clamped at 0): word timings off the audio, as the
+        emulator's ``Faults(word_shift_ms=...)`` scripts.
+    """
+    words = [
+        Word(w.text, max(0, w.start + shift_ms), max(0, w.end + shift_ms), w.policy)
+        for w in spoken_words(duration_seconds)
+    ]
     diarized = bool(params.get("speaker_labels"))
     half = len(words) // 2
 

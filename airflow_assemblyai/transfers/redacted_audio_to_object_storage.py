@@ -11,9 +11,11 @@ from airflow.sdk import Asset, AssetAlias, BaseOperator
 from airflow_assemblyai.archive.archiver import Archiver, RecordOptions
 from airflow_assemblyai.archive.location import Destination, aws_conn_id_for, resolve_destination
 from airflow_assemblyai.archive.object_store_sink import ObjectStoreSink
+from airflow_assemblyai.archive.redaction_check import DEFAULT_TOLERANCE_MS, RedactionCheck
 from airflow_assemblyai.archive.retention import completion_time, still_held_note
 from airflow_assemblyai.archive.s3_options import S3Options
 from airflow_assemblyai.archive.s3_sink import S3Sink
+from airflow_assemblyai.archive.spans import DEFAULT_GUARD_MS
 from airflow_assemblyai.exceptions import AssemblyAIFinalError, AssemblyAIInvalidInputError
 from airflow_assemblyai.hooks.assemblyai import SUBTITLE_FORMATS, AssemblyAIHook
 from airflow_assemblyai.ids import validate_transcript_id
@@ -96,13 +98,32 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
     :param chars_per_caption: the longest subtitle caption in characters; AssemblyAI's default when None.
     :param include_transcript_fields: transcript fields to archive beyond the allow-list (entities,
         summaries...): AssemblyAI does not redact them, so each run logs a warning.
+    :param redaction_check: with ``archive_record``, before the manifest is written the archived
+        audio is read back (streamed) and each redacted span of the transcript's words is listened to:
+        a beep or silence passes, speech or noise fails; the spans and the verdicts go into the
+        manifest (``redacted_spans``, ``redaction_check``). ``"block"`` (default): a failing span fails
+        the task without retries (:class:`~airflow_assemblyai.exceptions.RedactionNotProvenError`), no
+        manifest is written and the files stay; a re-run checks the stored audio again. ``"warn"``: the
+        manifest records the failing verdicts, with a warning; the delete operator refuses it unless
+        told ``allow_unproven_redaction=True`` (templated). See docs/record.md#redaction-evidence.
+    :param redaction_guard_ms: milliseconds recorded around each span (``guarded_*``); recorded, not
+        checked (templated).
+    :param redaction_tolerance_ms: how far (ms) a span's word timings may sit off its beep (templated).
     :param object_lock_mode: S3 Object Lock mode on every file written (``GOVERNANCE`` or ``COMPLIANCE``);
         the bucket must have Object Lock enabled.
     :param object_lock_retain_until: retention end, a ``datetime`` or a ``timedelta`` from the write.
     :param object_lock_legal_hold: put a legal hold on every file written.
     """
 
-    template_fields: Sequence[str] = ("transcript_id", "s3_bucket", "s3_key", "destination")
+    template_fields: Sequence[str] = (
+        "transcript_id",
+        "s3_bucket",
+        "s3_key",
+        "destination",
+        "redaction_check",
+        "redaction_guard_ms",
+        "redaction_tolerance_ms",
+    )
     ui_color = "#e0e7ff"
 
     def __init__(
@@ -132,6 +153,9 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
         object_lock_mode: str | None = None,
         object_lock_retain_until: datetime | timedelta | None = None,
         object_lock_legal_hold: bool = False,
+        redaction_check: str = "block",
+        redaction_guard_ms: int | str = DEFAULT_GUARD_MS,
+        redaction_tolerance_ms: int | str = DEFAULT_TOLERANCE_MS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -159,7 +183,12 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
         self.object_lock_mode = object_lock_mode
         self.object_lock_retain_until = object_lock_retain_until
         self.object_lock_legal_hold = object_lock_legal_hold
+        self.redaction_check = redaction_check
+        self.redaction_guard_ms = redaction_guard_ms
+        self.redaction_tolerance_ms = redaction_tolerance_ms
         self._check_record_arguments()
+        if not _templated(redaction_check, redaction_guard_ms, redaction_tolerance_ms):
+            self._redaction_check()
         self.s3_options = S3Options.of(
             server_side_encryption=server_side_encryption,
             sse_kms_key_id=sse_kms_key_id,
@@ -205,10 +234,9 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
         """
         transcript_id = validate_transcript_id(self.transcript_id)
         target = self._destination()
+        record = self._record_options()
         try:
-            archived = self._new_archiver(target).archive(
-                transcript_id, target.key, record=self._record_options()
-            )
+            archived = self._new_archiver(target).archive(transcript_id, target.key, record=record)
         except Exception as exc:
             if isinstance(exc, AssemblyAIFinalError) or _is_last_try(context):
                 self._say_what_is_still_held(exc, transcript_id)
@@ -276,7 +304,20 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
     def _record_options(self) -> RecordOptions | None:
         if not self.archive_record:
             return None
-        return RecordOptions(self.subtitle_formats, self.chars_per_caption, self.include_transcript_fields)
+        return RecordOptions(
+            self.subtitle_formats,
+            self.chars_per_caption,
+            self.include_transcript_fields,
+            redaction_check=self._redaction_check(),
+        )
+
+    def _redaction_check(self) -> RedactionCheck:
+        """Return the listening check of the (rendered) ``redaction_*`` arguments; refuse a wrong one."""
+        return RedactionCheck.of(
+            mode=self.redaction_check,
+            guard_ms=_whole_ms(self.redaction_guard_ms),
+            tolerance_ms=_whole_ms(self.redaction_tolerance_ms),
+        )
 
     def _check_record_arguments(self) -> None:
         unknown = [fmt for fmt in self.subtitle_formats if fmt not in SUBTITLE_FORMATS]
@@ -327,6 +368,18 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
         except Exception:
             return "https://api.assemblyai.com"
         return f"{parts.scheme}://{parts.hostname or ''}{port}"
+
+
+def _templated(*values: object) -> bool:
+    """Return True when a value is a Jinja template still to be rendered (checked at run time then)."""
+    return any(isinstance(v, str) and "{{" in v for v in values)
+
+
+def _whole_ms(value: object) -> object:
+    """Return a rendered template's digits as an int (``"300"`` gives 300); anything else unchanged."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
 
 
 def _is_last_try(context: Context) -> bool:

@@ -1,4 +1,5 @@
-"""The faults a test scripts for one transcript: API errors, render delays, the file host's misbehaviour."""
+"""The faults a test scripts for one transcript: API errors, render delays, the file host's misbehaviour,
+and a redaction that does not hold (a span left un-beeped, word timings off the audio)."""
 
 from __future__ import annotations
 
@@ -49,9 +50,19 @@ class Faults:
     #: Seconds to backdate the redacted file's ``Last-Modified`` (when it was rendered) by.
     file_age_seconds: float | None = None
     redacted_size_bytes: int | None = None
+    # -- the redaction itself --
+    #: Indices (0-based) into :data:`~airflow_assemblyai.testing.audio.PII_SPANS` the redacted audio
+    #: "forgets" to beep or silence: the source audio stays there (the transcript still marks the
+    #: span's words as redacted). ``(1,)`` leaves the phone number audible.
+    unredacted_spans: tuple[int, ...] = ()
+    #: Milliseconds added to every word's (and utterance's) ``start`` and ``end`` in the transcript
+    #: and its subtitles, relative to the audio (clamped at 0): ``300`` reads late, ``-300`` early, as
+    #: the real API's timings are (utterances about 250 ms early were measured).
+    word_shift_ms: int = 0
 
     def __post_init__(self) -> None:
         # Each transcript gets its own lists, so popping a scripted answer never touches another's.
         for name, value in vars(self).items():
             if isinstance(value, list):
                 setattr(self, name, list(value))
+        self.unredacted_spans = tuple(int(i) for i in self.unredacted_spans)

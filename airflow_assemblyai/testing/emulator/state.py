@@ -317,7 +317,9 @@ class EmulatorState:
         else:
             options = record.params.get("redact_pii_audio_options") or {}
             silence = options.get("override_audio_redaction_method") == "silence"
-            data, fmt, duration = render_redacted(record.source, fmt=wanted, silence=silence)
+            data, fmt, duration = render_redacted(
+                record.source, fmt=wanted, silence=silence, skip=record.faults.unredacted_spans
+            )
             path = self.storage / f"{record.id}.{fmt}"
             path.write_bytes(data)
         digest = hashlib.md5()

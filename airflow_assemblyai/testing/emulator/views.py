@@ -54,7 +54,7 @@ def transcript_view(state: EmulatorState, record: TranscriptRecord) -> dict[str,
         content = (
             {"text": DELETED_TEXT, "words": [], "utterances": None}
             if record.deleted
-            else transcript_fields(duration, params)
+            else transcript_fields(duration, params, shift_ms=record.faults.word_shift_ms)
         )
         body.update(
             content,
