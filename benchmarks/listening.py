@@ -8,7 +8,10 @@ over, so the builder never holds an hour either. Then, per format, in a fresh Py
   be), timed, with the process's peak RSS (``ru_maxrss``) before and after and, in a second run,
   tracemalloc's peak of Python and numpy allocations;
 * ``copy``: the same file read and written in 1 MiB chunks (what the transfer does with the bytes,
-  without the network), the baseline for the ratio.
+  without the network), a floor;
+* ``transfer``: the transfer's own time for a file of the same size (``benchmarks/transfer_to_s3.py``
+  with its ``operator`` method: the emulator's file host streamed into a moto S3 server), the baseline
+  the check's time is given as a ratio of.
 
 Nothing about wall-clock is asserted; the target is a peak under 200 MiB.
 
@@ -16,12 +19,14 @@ Usage (espeak-ng from scripts/_espeak.sh, as ./scripts/test installs it)::
 
     source scripts/_espeak.sh && .venv/bin/python benchmarks/listening.py
     .venv/bin/python benchmarks/listening.py --minutes 10      # a quick run
+    .venv/bin/python benchmarks/listening.py --no-transfer     # the check alone
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import shutil
 import subprocess
@@ -127,9 +132,24 @@ def run_child(kind: str, path: Path, ranges_file: Path) -> dict[str, Any]:
     return result
 
 
+def transfer_seconds(sizes_mib: list[int]) -> dict[int, float]:
+    """Return the transfer operator's time per size, from a run of benchmarks/transfer_to_s3.py."""
+    script = Path(__file__).with_name("transfer_to_s3.py")
+    sizes = ",".join(str(size) for size in sizes_mib)
+    done = subprocess.run(
+        [sys.executable, str(script), "--sizes", sizes, "--methods", "operator"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = re.findall(r"^\s+operator\s+(\d+) MiB\s+([\d.]+) s", done.stdout, flags=re.MULTILINE)
+    return {int(size): float(seconds) for size, seconds in found}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=int, default=60)
+    parser.add_argument("--no-transfer", action="store_true", help="skip the transfer baseline")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "RANGES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -143,6 +163,8 @@ def main() -> None:
         ranges_file.write_text(json.dumps(ranges))
         print(f"built {args.minutes} min of beeped speech in {time.perf_counter() - started:.1f} s")
         print(f"{len(ranges)} ranges of {BEEP_MS} ms, every {BEEP_EVERY_MS} ms, given {EARLY_MS} ms early")
+        sizes = {fmt: max(1, round(path.stat().st_size / 2**20)) for fmt, path in files.items()}
+        transfers = {} if args.no_transfer else transfer_seconds(sorted(set(sizes.values())))
         for fmt, path in files.items():
             check = run_child("check", path, ranges_file)
             copy = run_child("copy", path, ranges_file)
@@ -162,6 +184,12 @@ def main() -> None:
                 f"  plain copy (1 MiB chunks): {copy['seconds']:.2f} s; "
                 f"check/copy = {float(check['seconds']) / float(copy['seconds']):.0f}x"
             )
+            if sizes[fmt] in transfers:
+                moved = transfers[sizes[fmt]]
+                print(
+                    f"  transfer of {sizes[fmt]} MiB (operator, emulator to moto S3): {moved:.1f} s; "
+                    f"check/transfer = {float(check['seconds']) / moved:.2f}"
+                )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
