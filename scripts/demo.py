@@ -302,6 +302,20 @@ def record_files(s3: Any, bucket: str, prefix: str) -> list[tuple[str, dict[str,
     return sorted(files, key=lambda item: (order.index(item[0]), item[1]["Key"]))
 
 
+def describe_redaction_check(manifest: dict[str, Any]) -> str:
+    """Say in one line what the manifest's listening evidence shows: spans, verdicts, offsets."""
+    check = manifest.get("redaction_check") or {}
+    verdicts = check.get("verdicts") or []
+    if not verdicts:
+        return "no redacted words, nothing to listen to"
+    passed = sum(1 for v in verdicts if v.get("verdict") == "pass")
+    ranges = ", ".join(
+        f"{v.get('label') or '?'} {v.get('start_ms')}-{v.get('end_ms')} ms {v.get('verdict')}"
+        for v in verdicts
+    )
+    return f"{passed} of {len(verdicts)} redacted spans heard as beep or silence ({ranges})"
+
+
 def run_single(args: argparse.Namespace) -> int:
     """Run the example DAG once, offline or with --real; print every file of the record."""
     started = time.monotonic()
@@ -349,6 +363,10 @@ def run_single(args: argparse.Namespace) -> int:
             print(f"  {role + ':':<14} s3://{args.bucket}/{entry['Key']} ({entry['Size']} bytes)")
         print(f"  audio sha256:  {hashlib.sha256(data).hexdigest()}")
         print(f"  content type:  {head['ContentType']}")
+        manifests = [entry for role, entry in files if role == "manifest"]
+        if manifests:
+            body = s3.get_object(Bucket=args.bucket, Key=manifests[0]["Key"])["Body"].read()
+            print(f"  redaction:     {describe_redaction_check(json.loads(body))}")
         if not args.real:
             expected = httpx.get(
                 f"{emulator_url}/_emulator/transcripts/{transcript_id}/redacted-audio"

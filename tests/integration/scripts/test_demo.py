@@ -51,6 +51,8 @@ def test_demo_archives_the_record_offline_even_with_a_key_exported_and_lists_eve
     assert re.search(rf"manifest:\s+{stem}\.manifest\.json \(\d+ bytes\)", out)
     assert re.search(r"audio sha256:\s+[0-9a-f]{64}", out)
     assert "content type:  audio/wav" in out
+    heard = r"redaction:\s+2 of 2 redacted spans heard as beep or silence \(person_name \d+-\d+ ms pass"
+    assert re.search(heard, out)
     assert "matches the emulator's redacted file byte for byte: yes" in out
     assert "transcript deleted at the emulator: yes" in out
     assert "demo-emulator-key" not in out + done.stderr
