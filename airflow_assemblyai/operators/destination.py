@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_assemblyai.archive.destination import check_path_destination, check_s3_destination
-from airflow_assemblyai.archive.location import as_object_storage_path, split_s3_location
-from airflow_assemblyai.exceptions import AssemblyAIInvalidInputError
+from airflow_assemblyai.archive.location import Destination, resolve_destination
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -51,26 +50,21 @@ class AssemblyAICheckArchiveDestinationOperator(BaseOperator):
 
     def execute(self, context: Context) -> str:
         """Check the destination; return its URI."""
-        if self.destination:
-            if self.s3_bucket or self.s3_key:
-                raise AssemblyAIInvalidInputError(
-                    "destination and s3_bucket/s3_key are both set: give the destination one way only."
-                )
-            path = as_object_storage_path(self.destination)
-            if path.protocol not in ("s3", "s3a"):
-                result = check_path_destination(path)
-                self.log.info("Archive destination %s: %s.", result.uri, result.checked)
-                return result.uri
-            bucket, key = split_s3_location(path.bucket, path.key)
-            conn_id = path.conn_id or self.aws_conn_id
-        elif not self.s3_key and self.s3_bucket:  # the whole bucket: the probe goes to its root
-            bucket, key = str(self.s3_bucket).strip(), ""
-            conn_id = self.aws_conn_id
+        if not self.destination and not self.s3_key and self.s3_bucket:  # the whole bucket: probe its root
+            target = Destination("", str(self.s3_bucket).strip(), self.aws_conn_id)
         else:
-            bucket, key = split_s3_location(self.s3_bucket, self.s3_key)
-            conn_id = self.aws_conn_id
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+            target = resolve_destination(
+                s3_bucket=self.s3_bucket,
+                s3_key=self.s3_key,
+                destination=self.destination,
+                aws_conn_id=self.aws_conn_id,
+            )
+        if target.path is not None:
+            result = check_path_destination(target.path)
+        else:
+            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        result = check_s3_destination(S3Hook(aws_conn_id=conn_id).get_conn(), bucket, key)
+            client = S3Hook(aws_conn_id=target.aws_conn_id).get_conn()
+            result = check_s3_destination(client, str(target.bucket), target.key)
         self.log.info("Archive destination %s: %s.", result.uri, result.checked)
         return result.uri
