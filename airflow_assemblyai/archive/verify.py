@@ -177,13 +177,7 @@ def _s3_archive(sink: S3Sink, key: str, transcript_id: str, *, field: str, allow
             manifest = verify_record(sink, key, transcript_id)
         except AssemblyAIError as exc:
             return Verdict(False, str(exc))
-        problem = redaction_problem(manifest, where, allow_unproven_redaction=allow_unproven)
-        if problem:
-            return Verdict(False, problem)
-        return Verdict(
-            True,
-            f"{where} is the complete record of transcript {transcript_id} ({_roles(manifest)}).",
-        )
+        return _record_verdict(manifest, where, transcript_id, allow_unproven)
     found = ArchivedObject.from_head(head)
     if not found.holds(transcript_id):
         return Verdict(
@@ -255,13 +249,16 @@ def _record_elsewhere(
             f"whose audio they hold: archive with archive_record=True and pass the manifest URI the transfer "
             f"returned (or {field}=None to delete unchecked).",
         )
-    problem = redaction_problem(manifest, uri, allow_unproven_redaction=allow_unproven)
+    return _record_verdict(manifest, uri, transcript_id, allow_unproven)
+
+
+def _record_verdict(manifest: Manifest, where: str, transcript_id: str, allow_unproven: bool) -> Verdict:
+    """Return the verdict on a verified manifest: whole, and its redaction proven (or allowed unproven)."""
+    problem = redaction_problem(manifest, where, allow_unproven_redaction=allow_unproven)
     if problem:
         return Verdict(False, problem)
-    return Verdict(
-        True,
-        f"{uri} is the complete record of transcript {transcript_id} ({_roles(manifest)}).",
-    )
+    whole = f"{where} is the complete record of transcript {transcript_id} ({_roles(manifest)})."
+    return Verdict(True, whole)
 
 
 def _roles(manifest: Manifest) -> str:
