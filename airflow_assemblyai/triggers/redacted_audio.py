@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
-from airflow_assemblyai.exceptions import AssemblyAIError
+from airflow_assemblyai.exceptions import AssemblyAIError, AssemblyAITransientError
 from airflow_assemblyai.hooks.assemblyai import AssemblyAIHook
 from airflow_assemblyai.ids import validate_transcript_id
 from airflow_assemblyai.masking import mask_urls_in
-from airflow_assemblyai.triggers.poller import jittered, shared_poller
+from airflow_assemblyai.triggers.poller import Outcome, jittered, shared_poller
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -124,6 +124,8 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
             await asyncio.sleep(max(0.0, min(earliest, self.end_time) - time.time()))
         finally:
             poller.unregister(transcript_id)
+        if outcome is None:
+            outcome = await _last_look(hook, transcript_id)
         self.log.info("Trigger: transcript %s %s", transcript_id, _describe_outcome(outcome))
         if outcome is None:
             yield self._timeout()
@@ -135,6 +137,24 @@ class AssemblyAIRedactedAudioTrigger(BaseTrigger):
             yield TaskSuccessEvent()
         else:
             yield self._event("success", audio_format=outcome.audio_format)
+
+
+async def _last_look(hook: AssemblyAIHook, transcript_id: str) -> Outcome | None:
+    """Poll once more when time is up, as a poke-mode sensor pokes before it times out.
+
+    Without it a wait whose deadline passed while it was deferred (a busy triggerer, a slow task
+    start) would time out without asking again. Return None when it is still not ready, or when
+    the answer is a passing fault: the timeout stands then.
+    """
+    try:
+        verdict = await hook.apoll_redacted_audio(transcript_id)
+    except AssemblyAITransientError:
+        return None
+    except AssemblyAIError as exc:
+        return exc
+    finally:
+        await hook.aclose()
+    return verdict if verdict.ready else None
 
 
 def _describe_outcome(outcome: object) -> str:

@@ -161,7 +161,8 @@ def test_soft_fail_and_never_fail_outcomes(
         r for r in assemblyai_emulator.requests if r.path == "/v2/transcript"
     ]  # the trigger's shared poller
     if first_reads is None:
-        assert len(reads) + len(lists) >= 2  # it waited before timing out
+        # It asked again before timing out: a poke, or the trigger's list or last look.
+        assert len(reads) + len(lists) >= 2
     else:
         assert len(reads) == first_reads
 
