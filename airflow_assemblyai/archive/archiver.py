@@ -27,10 +27,10 @@ from airflow_assemblyai.archive.redaction_check import (
     check_redaction,
     evidence_key,
     not_proven,
-    read_evidence_beside,
     record_evidence_beside,
 )
 from airflow_assemblyai.archive.sinks import ArchivedAudio, AudioUpload, read_audio_digest_at
+from airflow_assemblyai.archive.verify import audio_redaction_problem
 from airflow_assemblyai.exceptions import AssemblyAIError, AssemblyAIRequestError, AssemblyAITransientError
 from airflow_assemblyai.masking import mask_redirect_location
 from airflow_assemblyai.redaction import judge_transcript
@@ -154,13 +154,7 @@ class Archiver:
         """
         recorded = read_audio_digest_at(self.sink, key)
         sha256 = recorded.sha256 if recorded is not None else self.sink.digest(key).sha256
-        there = read_evidence_beside(self.sink, key)
-        if (
-            there is not None
-            and there.get("transcript_id") == transcript_id
-            and (there.get("audio") or {}).get("sha256") == sha256
-            and (there.get("redaction_check") or {}).get("passed") is True
-        ):
+        if not audio_redaction_problem(self.sink, key, transcript_id, sha256, allow_unproven_redaction=False):
             self.log.info("%s was listened to before; its evidence passes.", self.sink.uri(evidence_key(key)))
             return
         where, evidence_uri = self.sink.uri(key), self.sink.uri(evidence_key(key))
