@@ -162,6 +162,7 @@ def dry_run(conf: dict[str, str], api_key: str | None) -> int:
 def run_batch(count: int, bucket: str) -> int:
     """Run the batch example DAG over ``count`` generated recordings on the emulator and moto; report."""
     from airflow_assemblyai.archive.record import AUDIO_DIGEST_SUFFIX
+    from airflow_assemblyai.archive.redaction_check import EVIDENCE_SUFFIX
     from airflow_assemblyai.testing.audio import write_call_recordings
 
     started = time.monotonic()
@@ -184,12 +185,16 @@ def run_batch(count: int, bucket: str) -> int:
         run_airflow(env, "dags", "test", BATCH_DAG_ID, "-c", json.dumps(conf), log=log)
 
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="redacted/")
-        # The archived audio, not the digest recorded beside each (x.mp3.digest.json).
-        stored = [
+        listed = [o for page in pages for o in page.get("Contents", [])]
+        # The archived audio, not the digest and the redaction evidence recorded beside each.
+        stored = [o for o in listed if not o["Key"].endswith((AUDIO_DIGEST_SUFFIX, EVIDENCE_SUFFIX))]
+        proven = [
             o
-            for page in pages
-            for o in page.get("Contents", [])
-            if not o["Key"].endswith(AUDIO_DIGEST_SUFFIX)
+            for o in listed
+            if o["Key"].endswith(EVIDENCE_SUFFIX)
+            and json.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())["redaction_check"][
+                "passed"
+            ]
         ]
         ids = {
             s3.head_object(Bucket=bucket, Key=o["Key"])["Metadata"].get("assemblyai-transcript-id")
@@ -204,10 +209,14 @@ def run_batch(count: int, bucket: str) -> int:
         print(f"  objects:       {len(stored)} of {count} under s3://{bucket}/redacted/")
         print(f"  bytes:         {sum(o['Size'] for o in stored)}")
         print(f"  transcripts:   {len(ids)} distinct, {len(deleted & ids)} deleted at the emulator")
+        print(
+            f"  listened to:   {len(proven)} of {count}, every redacted range beeped (x.mp3.redaction.json)"
+        )
         print(f"  API requests:  {api} ({api / count:.1f} per recording)")
         print(f"  example:       s3://{bucket}/{stored[0]['Key']}" if stored else "  example:       none")
         print(f"  took:          {time.monotonic() - started:.1f} s")
-        return 0 if len(stored) == count and len(ids) == count and deleted >= ids else 1
+        whole = len(stored) == len(ids) == len(proven) == count
+        return 0 if whole and deleted >= ids else 1
 
 
 def parse_arguments() -> argparse.Namespace:

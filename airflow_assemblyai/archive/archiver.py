@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -22,8 +22,15 @@ from airflow_assemblyai.archive.audio_format import HEADER_BYTES, check_audio_he
 from airflow_assemblyai.archive.download import ResumableDownload
 from airflow_assemblyai.archive.record import DigestingReader, RecordKeys
 from airflow_assemblyai.archive.record_writer import RecordWriter
-from airflow_assemblyai.archive.redaction_check import RedactionCheck
-from airflow_assemblyai.archive.sinks import ArchivedAudio, AudioUpload
+from airflow_assemblyai.archive.redaction_check import (
+    RedactionCheck,
+    check_redaction,
+    evidence_key,
+    not_proven,
+    record_evidence_beside,
+)
+from airflow_assemblyai.archive.sinks import ArchivedAudio, AudioUpload, read_audio_digest_at
+from airflow_assemblyai.archive.verify import audio_redaction_problem
 from airflow_assemblyai.exceptions import AssemblyAIError, AssemblyAIRequestError, AssemblyAITransientError
 from airflow_assemblyai.masking import mask_redirect_location
 from airflow_assemblyai.redaction import judge_transcript
@@ -51,8 +58,6 @@ class RecordOptions:
     subtitle_formats: tuple[str, ...] = ("srt", "vtt")
     chars_per_caption: int | None = None
     include_transcript_fields: tuple[str, ...] = ()
-    #: How the archived audio is listened to before the manifest is written.
-    redaction_check: RedactionCheck = field(default_factory=RedactionCheck)
 
 
 @dataclass(frozen=True)
@@ -98,18 +103,32 @@ class Archiver:
 
     # -- the one call ------------------------------------------------------------------------------
 
-    def archive(self, transcript_id: str, key: str, *, record: RecordOptions | None = None) -> Archived:
+    def archive(
+        self,
+        transcript_id: str,
+        key: str,
+        *,
+        record: RecordOptions | None = None,
+        redaction_check: RedactionCheck | None = None,
+    ) -> Archived:
         """Archive the audio at ``key`` (and, with ``record``, the record beside it); say where it is.
+
+        The stored audio is listened to over the redacted spans (``redaction_check``, block mode when
+        None): a record's manifest carries the evidence, an audio alone keeps it beside it
+        (``x.wav.redaction.json``). In block mode a range that still sounds like speech raises
+        :class:`~airflow_assemblyai.exceptions.RedactionNotProvenError` and that evidence is not written.
 
         :raises: the sink's explanation of a store refusal (a missing bucket, a permission to add).
         """
+        check = redaction_check or RedactionCheck()
         try:
             if record is None:
                 audio = self.archive_audio(transcript_id, key)
                 self.sink.record_digest(key, transcript_id, audio, replace=self.replace)
+                self._prove_audio_redacted(transcript_id, key, check)
                 uri = self.sink.uri(key)
                 return Archived(uri, (uri,))
-            manifest = self._archive_record(transcript_id, key, record)
+            manifest = self._archive_record(transcript_id, key, record, check)
         except Exception as exc:
             explained = self.sink.explain(exc, key)
             if explained is None:
@@ -128,7 +147,48 @@ class Archiver:
 
     # -- steps -------------------------------------------------------------------------------------
 
-    def _archive_record(self, transcript_id: str, key: str, options: RecordOptions) -> str:
+    def _prove_audio_redacted(self, transcript_id: str, key: str, check: RedactionCheck) -> None:
+        """Listen to an audio alone and record the evidence beside it; raise on a failure in block mode.
+
+        Evidence already there for these very bytes, passing, is kept: the audio was proven before.
+        """
+        recorded = read_audio_digest_at(self.sink, key)
+        sha256 = recorded.sha256 if recorded is not None else self.sink.digest(key).sha256
+        if not audio_redaction_problem(self.sink, key, transcript_id, sha256, allow_unproven_redaction=False):
+            self.log.info("%s was listened to before; its evidence passes.", self.sink.uri(evidence_key(key)))
+            return
+        where, evidence_uri = self.sink.uri(key), self.sink.uri(evidence_key(key))
+        evidence = check_redaction(self.sink, key, self.hook.get_transcript(transcript_id), check)
+        if not evidence.passed:
+            if check.mode == "block":
+                raise not_proven(
+                    evidence,
+                    where=where,
+                    transcript_id=transcript_id,
+                    withheld=f"no redaction evidence was written beside it ({evidence_uri})",
+                )
+            self.log.warning(
+                "The redacted audio of transcript %s at %s still sounds like speech in: %s. "
+                "redaction_check='warn', so the evidence records these failing verdicts; the delete task "
+                "refuses it unless told allow_unproven_redaction=True.",
+                transcript_id,
+                where,
+                evidence.failures(),
+            )
+        else:
+            self.log.info(
+                "Listened to %s: %d redacted range(s), each beeped or silenced (tolerance %d ms).",
+                where,
+                evidence.check["ranges"],
+                check.tolerance_ms,
+            )
+        record_evidence_beside(
+            self.sink, key, evidence, transcript_id=transcript_id, audio_sha256=sha256, replace=self.replace
+        )
+
+    def _archive_record(
+        self, transcript_id: str, key: str, options: RecordOptions, check: RedactionCheck
+    ) -> str:
         """Archive audio, transcript JSON and subtitles, then the manifest; return the manifest's URI."""
         keys = RecordKeys.beside(key)
         writer = RecordWriter(
@@ -140,7 +200,7 @@ class Archiver:
             subtitle_formats=options.subtitle_formats,
             chars_per_caption=options.chars_per_caption,
             extra_fields=options.include_transcript_fields,
-            redaction_check=options.redaction_check,
+            redaction_check=check,
         )
         _, wrote = writer.complete(lambda: self.archive_audio(transcript_id, keys.audio))
         manifest = self.sink.uri(keys.manifest)

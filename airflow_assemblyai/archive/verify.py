@@ -8,7 +8,7 @@ The question the purge at AssemblyAI asks before it deletes the only other copy
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -16,13 +16,14 @@ from airflow_assemblyai.archive.location import as_object_storage_path, parse_ar
 from airflow_assemblyai.archive.metadata import META_RECORD_ROLE, ArchivedObject, lower_keys
 from airflow_assemblyai.archive.object_store_sink import ObjectStoreSink
 from airflow_assemblyai.archive.record import MANIFEST_MAX_BYTES, Manifest
+from airflow_assemblyai.archive.redaction_check import evidence_key, read_evidence_beside
 from airflow_assemblyai.archive.s3_errors import explain_s3_error
 from airflow_assemblyai.archive.s3_sink import S3Sink
 from airflow_assemblyai.archive.sinks import audio_digest_key, read_audio_digest_at
 from airflow_assemblyai.exceptions import AssemblyAIError, AssemblyAIFinalError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -85,19 +86,66 @@ def redaction_problem(manifest: Manifest, where: str, *, allow_unproven_redactio
     does not make the evidence's source safe to delete. ``allow_unproven_redaction`` accepts it (and a
     manifest without a check), by the DAG author's explicit choice.
     """
-    check = manifest.redaction_check
-    if check is None:
-        if allow_unproven_redaction:
-            return ""
-        return (
-            f"the record {where} carries no redaction_check (it was written before the archived audio "
-            "was listened to), so nothing shows that its redacted ranges are beeped or silenced. Archive it "
-            "again with replace=True (the transfer listens to it and writes the evidence), or set "
-            "allow_unproven_redaction=True to delete anyway."
+    missing = (
+        f"the record {where} carries no redaction_check (it was written before the archived audio "
+        "was listened to), so nothing shows that its redacted ranges are beeped or silenced. Archive it "
+        "again with replace=True (the transfer listens to it and writes the evidence), or set "
+        "allow_unproven_redaction=True to delete anyway."
+    )
+    return _check_problem(
+        manifest.redaction_check,
+        f"the record {where}",
+        missing,
+        allow_unproven_redaction=allow_unproven_redaction,
+    )
+
+
+def audio_redaction_problem(
+    store: Sink, key: str, transcript_id: str, sha256: str, *, allow_unproven_redaction: bool
+) -> str:
+    """Return why the audio alone at ``key`` is not proven redacted; "" when its evidence shows it.
+
+    The evidence beside it (``x.wav.redaction.json``) must name this transcript and these bytes
+    (their SHA-256) and pass, unless ``allow_unproven_redaction``.
+    """
+    where = store.uri(key)
+    evidence = read_evidence_beside(store, key)
+    fix = (
+        "Run the transfer task again (it listens to the stored audio and records the evidence), or set "
+        "allow_unproven_redaction=True to delete anyway."
+    )
+    if evidence is None:
+        missing = (
+            f"{where} has no redaction evidence beside it ({store.uri(evidence_key(key))} is missing: it was "
+            "archived before audio-only archives were listened to, or the check failed in block mode), so "
+            f"nothing shows that its redacted ranges are beeped or silenced. {fix}"
         )
-    if check.get("passed") is True:
-        return ""
+        return _check_problem(None, where, missing, allow_unproven_redaction=allow_unproven_redaction)
+    bound = (evidence.get("transcript_id"), (evidence.get("audio") or {}).get("sha256"))
+    if bound != (transcript_id, sha256) and not allow_unproven_redaction:
+        return (
+            f"the redaction evidence beside {where} ({store.uri(evidence_key(key))}) is for transcript "
+            f"{bound[0]} and SHA-256 {bound[1]}, not for the bytes there now (transcript {transcript_id}, "
+            f"SHA-256 {sha256}): the audio was replaced after it was listened to. {fix}"
+        )
+    check = evidence.get("redaction_check")
+    return _check_problem(
+        check if isinstance(check, dict) else None,
+        f"the audio {where}",
+        f"the redaction evidence beside {where} carries no redaction_check. {fix}",
+        allow_unproven_redaction=allow_unproven_redaction,
+    )
+
+
+def _check_problem(
+    check: Mapping[str, Any] | None, what: str, missing: str, *, allow_unproven_redaction: bool
+) -> str:
+    """Return why a listening check does not prove ``what`` redacted (``missing`` when there is none)."""
     if allow_unproven_redaction:
+        return ""
+    if check is None:
+        return missing
+    if check.get("passed") is True:
         return ""
     failing = [
         f"{v.get('start_ms')}-{v.get('end_ms')} ms ({v.get('label')})"
@@ -105,7 +153,7 @@ def redaction_problem(manifest: Manifest, where: str, *, allow_unproven_redactio
         if isinstance(v, dict) and v.get("verdict") != "pass"
     ]
     return (
-        f"the redaction_check of the record {where} did not pass (mode {check.get('mode')!r}; failing "
+        f"the redaction_check of {what} did not pass (mode {check.get('mode')!r}; failing "
         f"range(s): {', '.join(failing) or 'none listed'}): its audio may still speak PII, and AssemblyAI's "
         "copy is the only other evidence. Listen to those ranges; set allow_unproven_redaction=True to "
         "delete anyway."
@@ -217,6 +265,11 @@ def _s3_archive(sink: S3Sink, key: str, transcript_id: str, *, field: str, allow
             f"({sidecar}: {recorded.sha256}, {recorded.size} bytes of transcript {recorded.transcript_id}): "
             "the archive was changed or damaged. Archive it again with replace=True.",
         )
+    problem = audio_redaction_problem(
+        sink, key, transcript_id, digest.sha256, allow_unproven_redaction=allow_unproven
+    )
+    if problem:
+        return Verdict(False, problem)
     shown = [
         f"MD5 {digest.md5} as AssemblyAI's file" if found.source_md5 else "",
         f"SHA-256 {digest.sha256} as recorded at {sidecar}" if recorded else "",
@@ -224,7 +277,7 @@ def _s3_archive(sink: S3Sink, key: str, transcript_id: str, *, field: str, allow
     return Verdict(
         True,
         f"{where} holds the audio of transcript {transcript_id} ({digest.size} bytes, "
-        f"{' and '.join(s for s in shown if s)}).",
+        f"{' and '.join(s for s in shown if s)}; redaction evidence at {sink.uri(evidence_key(key))}).",
     )
 
 

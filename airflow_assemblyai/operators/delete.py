@@ -34,9 +34,10 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
       attempt stopped between the two writes, and a source ETag that was no MD5) the check fails:
       run the transfer task again, and it records the digest.
 
-    A record's manifest must also carry a passing ``redaction_check``: the transfer listened to the
-    archived audio and every redacted range is a beep or silence. A manifest written in warn mode
-    with failing verdicts, or without a check (an earlier version), is refused unless
+    Either must also carry a passing ``redaction_check`` (a record in its manifest, the audio alone
+    beside it in ``x.wav.redaction.json``, bound to its SHA-256): the transfer listened to the
+    archived audio and every redacted range is a beep or silence. A check written in warn mode
+    with failing verdicts, or none at all (an earlier version), is refused unless
     ``allow_unproven_redaction=True``: warn mode keeps the archive, it does not make AssemblyAI's copy,
     the only other evidence, safe to delete.
 
@@ -55,7 +56,7 @@ class AssemblyAIDeleteTranscriptOperator(BaseOperator):
     :param assemblyai_conn_id: Airflow connection of type ``assemblyai``.
     :param archive_conn_id: Airflow connection of an archive outside S3 (the ``conn_id`` of its
         ``ObjectStoragePath``); None for ``file://`` or a store that needs none.
-    :param allow_unproven_redaction: delete even when the record's ``redaction_check`` is missing or
+    :param allow_unproven_redaction: delete even when the archive's ``redaction_check`` is missing or
         did not pass (the digests are still checked).
     """
 

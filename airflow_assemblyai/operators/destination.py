@@ -8,6 +8,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_assemblyai.archive.destination import check_path_destination, check_s3_destination
 from airflow_assemblyai.archive.location import Destination, resolve_destination
+from airflow_assemblyai.archive.s3_options import S3Options
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,6 +29,10 @@ class AssemblyAICheckArchiveDestinationOperator(BaseOperator):
     :param destination: instead of ``s3_bucket``/``s3_key``, any object-storage URI or
         ``ObjectStoragePath`` the transfer will write (``gs://``, ``abfs://``, ``file:///``...).
     :param aws_conn_id: the AWS connection the transfer uses.
+    :param server_side_encryption: the transfer's ``server_side_encryption``, so that the probe upload
+        asks for what the archive's writes will (a bucket policy that demands SSE-KMS, the KMS key's
+        ``kms:GenerateDataKey``).
+    :param sse_kms_key_id: the transfer's ``sse_kms_key_id``.
     """
 
     template_fields: Sequence[str] = ("s3_bucket", "s3_key", "destination")
@@ -40,6 +45,8 @@ class AssemblyAICheckArchiveDestinationOperator(BaseOperator):
         s3_key: str | None = None,
         destination: str | ObjectStoragePath | None = None,
         aws_conn_id: str | None = "aws_default",
+        server_side_encryption: str | None = None,
+        sse_kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -47,6 +54,9 @@ class AssemblyAICheckArchiveDestinationOperator(BaseOperator):
         self.s3_key = s3_key
         self.destination = destination
         self.aws_conn_id = aws_conn_id
+        self.encryption = S3Options(
+            server_side_encryption=server_side_encryption, sse_kms_key_id=sse_kms_key_id
+        )
 
     def execute(self, context: Context) -> str:
         """Check the destination; return its URI."""
@@ -65,6 +75,8 @@ class AssemblyAICheckArchiveDestinationOperator(BaseOperator):
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
             client = S3Hook(aws_conn_id=target.aws_conn_id).get_conn()
-            result = check_s3_destination(client, str(target.bucket), target.key)
+            result = check_s3_destination(
+                client, str(target.bucket), target.key, upload_args=self.encryption.extra_args()
+            )
         self.log.info("Archive destination %s: %s.", result.uri, result.checked)
         return result.uri

@@ -98,13 +98,14 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
     :param chars_per_caption: the longest subtitle caption in characters; AssemblyAI's default when None.
     :param include_transcript_fields: transcript fields to archive beyond the allow-list (entities,
         summaries...): AssemblyAI does not redact them, so each run logs a warning.
-    :param redaction_check: with ``archive_record``, before the manifest is written the archived
-        audio is read back (streamed) and each redacted span of the transcript's words is listened to:
-        a beep or silence passes, speech or noise fails; the spans and the verdicts go into the
-        manifest (``redacted_spans``, ``redaction_check``). ``"block"`` (default): a failing span fails
-        the task without retries (:class:`~airflow_assemblyai.exceptions.RedactionNotProvenError`), no
-        manifest is written and the files stay; a re-run checks the stored audio again. ``"warn"``: the
-        manifest records the failing verdicts, with a warning; the delete operator refuses it unless
+    :param redaction_check: the archived audio is read back (streamed) and each redacted span of the
+        transcript's words is listened to: a beep or silence passes, speech or noise fails. The spans
+        and the verdicts go into the record's manifest (``redacted_spans``, ``redaction_check``), or,
+        for the audio alone, beside it (``x.wav.redaction.json``). ``"block"`` (default): a failing
+        span fails the task without retries
+        (:class:`~airflow_assemblyai.exceptions.RedactionNotProvenError`), neither manifest nor
+        evidence is written and the files stay; a re-run checks the stored audio again. ``"warn"``:
+        the failing verdicts are recorded, with a warning; the delete operator refuses them unless
         told ``allow_unproven_redaction=True`` (templated). See docs/record.md#redaction-evidence.
     :param redaction_guard_ms: milliseconds recorded around each span (``guarded_*``); recorded, not
         checked (templated).
@@ -236,7 +237,9 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
         target = self._destination()
         record = self._record_options()
         try:
-            archived = self._new_archiver(target).archive(transcript_id, target.key, record=record)
+            archived = self._new_archiver(target).archive(
+                transcript_id, target.key, record=record, redaction_check=self._redaction_check()
+            )
         except Exception as exc:
             if isinstance(exc, AssemblyAIFinalError) or _is_last_try(context):
                 self._say_what_is_still_held(exc, transcript_id)
@@ -304,12 +307,7 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
     def _record_options(self) -> RecordOptions | None:
         if not self.archive_record:
             return None
-        return RecordOptions(
-            self.subtitle_formats,
-            self.chars_per_caption,
-            self.include_transcript_fields,
-            redaction_check=self._redaction_check(),
-        )
+        return RecordOptions(self.subtitle_formats, self.chars_per_caption, self.include_transcript_fields)
 
     def _redaction_check(self) -> RedactionCheck:
         """Return the listening check of the (rendered) ``redaction_*`` arguments; refuse a wrong one."""

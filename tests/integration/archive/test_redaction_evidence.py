@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -212,16 +213,24 @@ def test_warn_mode_writes_the_failing_verdicts_and_the_purge_refuses_unless_told
     with caplog.at_level(logging.WARNING):
         run(record_transfer(s3_bucket, transcript_id=tid, s3_key="calls/a.mp3", redaction_check="warn"))
 
+    assert any("person_name" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
     check = manifest_of(s3_client, s3_bucket)["redaction_check"]
+    assert_warned_then_purged_only_when_allowed(
+        check, assemblyai_connection, tid, lambda **kw: delete(s3_bucket, tid, **kw)
+    )
+
+
+def assert_warned_then_purged_only_when_allowed(
+    check: dict[str, Any], emulator: Emulator, tid: str, purge: Callable[..., Any]
+) -> None:
+    """The first span failed in warn mode: the purge refuses, until told allow_unproven_redaction."""
     assert (check["mode"], check["passed"]) == ("warn", False)
     assert [v["verdict"] for v in check["verdicts"]] == ["fail", "pass"]
-    assert any("person_name" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
-
     with pytest.raises(AssemblyAIFinalError, match="allow_unproven_redaction=True"):
-        run(delete(s3_bucket, tid))
-    assert not assemblyai_connection.deleted(tid)
-    run(delete(s3_bucket, tid, allow_unproven_redaction=True))
-    assert assemblyai_connection.deleted(tid)
+        run(purge())
+    assert not emulator.deleted(tid)
+    run(purge(allow_unproven_redaction=True))
+    assert emulator.deleted(tid)
 
 
 def test_the_purge_refuses_a_manifest_without_a_passing_check(

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.usefixtures("airflow_metadata_db")
 GROUP_TASKS = ("transcribe", "wait", "archive", "delete")
 #: The digest the transfer records beside each archived audio (``x.mp3.digest.json``).
 DIGEST_SUFFIX = ".digest.json"
+#: The redaction evidence it records beside each (``x.mp3.redaction.json``), what the purge asks for.
+EVIDENCE_SUFFIX = ".redaction.json"
 
 
 def load_batch_dag() -> Any:
@@ -85,16 +87,17 @@ def all_keys(local_s3_endpoint: str, bucket: str) -> set[str]:
 
 
 def objects(local_s3_endpoint: str, bucket: str) -> dict[str, dict[str, Any]]:
-    """Return the stored objects, the digest recorded beside each archived audio left aside
-    (:func:`digest_files` lists those)."""
+    """Return the stored objects, the digest and the evidence recorded beside each archived audio
+    left aside (:func:`digest_files` lists them)."""
     s3 = s3_client(local_s3_endpoint)
-    keys = sorted(k for k in all_keys(local_s3_endpoint, bucket) if not k.endswith(DIGEST_SUFFIX))
+    sidecars = (DIGEST_SUFFIX, EVIDENCE_SUFFIX)
+    keys = sorted(k for k in all_keys(local_s3_endpoint, bucket) if not k.endswith(sidecars))
     return {key: s3.head_object(Bucket=bucket, Key=key) for key in keys}
 
 
-def digest_files(local_s3_endpoint: str, bucket: str) -> set[str]:
-    """Return the keys of the digests the transfer recorded beside the archived audio."""
-    return {k for k in all_keys(local_s3_endpoint, bucket) if k.endswith(DIGEST_SUFFIX)}
+def digest_files(local_s3_endpoint: str, bucket: str, suffix: str = DIGEST_SUFFIX) -> set[str]:
+    """Return the keys of the digests (or, given its suffix, the evidence) recorded beside the audio."""
+    return {k for k in all_keys(local_s3_endpoint, bucket) if k.endswith(suffix)}
 
 
 def summary_of(dag_run: Any) -> dict[str, Any]:
@@ -141,6 +144,8 @@ def test_one_bad_recording_fails_alone_the_others_are_archived_and_purged(
         assert assemblyai_emulator.deleted(transcript_id)
     assert {archive_key(p) for p in paths if p != bad_path} == set(stored)
     assert digest_files(local_s3_endpoint, batch["bucket"]) == {k + DIGEST_SUFFIX for k in stored}
+    evidence = digest_files(local_s3_endpoint, batch["bucket"], EVIDENCE_SUFFIX)
+    assert evidence == {k + EVIDENCE_SUFFIX for k in stored}  # each purge was shown the beeps
 
     summary = summary_of(dag_run)
     assert summary["archived"] == 3
@@ -492,6 +497,7 @@ def test_the_demo_runs_the_batch_dag_and_verifies_every_recording() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "objects:       3 of 3 under s3://redacted-audio/redacted/" in done.stdout
     assert "transcripts:   3 distinct, 3 deleted at the emulator" in done.stdout
+    assert "listened to:   3 of 3, every redacted range beeped" in done.stdout
 
 
 @pytest.mark.usefixtures("batch_pool")

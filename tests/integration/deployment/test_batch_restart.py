@@ -135,10 +135,12 @@ def test_every_wait_resumes_after_the_triggerer_is_killed_and_each_recording_is_
     assert Counter(v["Key"] for v in versions) == {
         f"redacted/call-{n}.wav.redacted.mp3": 1 for n in range(RECORDINGS)
     }
-    # Left in the bucket: each audio and the digest recorded beside it; no submission marker.
+    # Left in the bucket: each audio, its digest and its redaction evidence; no submission marker.
     remaining = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket).get("Contents", [])}
     audio = {f"redacted/call-{n}.wav.redacted.mp3" for n in range(RECORDINGS)}
-    assert remaining == audio | {f"{key}.digest.json" for key in audio}
+    assert remaining == audio | {
+        f"{key}{suffix}" for key in audio for suffix in (".digest.json", ".redaction.json")
+    }
     assert s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
     transcript_ids = {
         s3.head_object(Bucket=s3_bucket, Key=v["Key"])["Metadata"]["assemblyai-transcript-id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.sdk import Context
@@ -57,3 +58,38 @@ def test_a_local_destination_on_a_file_system_that_refuses_writes_fails() -> Non
 def test_both_ways_of_naming_the_destination_are_refused(s3_bucket: str) -> None:
     with pytest.raises(Exception, match=r"destination and s3_bucket/s3_key are both set"):
         check(s3_bucket=s3_bucket, destination="file:///tmp/x.wav")
+
+
+def test_the_probe_upload_asks_for_the_transfers_encryption(
+    s3_bucket: str, local_s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_assemblyai.operators import destination
+
+    asked: list[dict[str, Any]] = []
+
+    def spy(*args: Any, upload_args: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        asked.append(dict(upload_args or {}))
+        return real(*args, upload_args=upload_args, **kwargs)
+
+    real = destination.check_s3_destination
+    monkeypatch.setattr(destination, "check_s3_destination", spy)
+    key_arn = "arn:aws:kms:us-east-1:123456789012:key/archive"
+    check(s3_bucket=s3_bucket, s3_key="calls/", sse_kms_key_id=key_arn)
+    check(s3_bucket=s3_bucket, s3_key="calls/", server_side_encryption="AES256")
+    check(s3_bucket=s3_bucket, s3_key="calls/")
+
+    assert asked == [
+        {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_arn},
+        {"ServerSideEncryption": "AES256"},
+        {},
+    ]
+    assert s3_client(local_s3_endpoint).list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+
+
+def test_a_wrong_encryption_is_refused_when_the_task_is_built_naming_the_field() -> None:
+    with pytest.raises(
+        Exception, match=r"server_side_encryption must be 'AES256', 'aws:kms' or 'aws:kms:dsse'"
+    ):
+        AssemblyAICheckArchiveDestinationOperator(
+            task_id="check", s3_bucket="b", server_side_encryption="KMS"
+        )

@@ -30,15 +30,16 @@ from tests.support import WAV
 
 
 def is_audio_request(url: str) -> bool:
-    """Return True when an S3 request's URL is not the one of the digest recorded beside the audio."""
-    return not url.partition("?")[0].endswith(".digest.json")
+    """Return True when an S3 request's URL is not one of the files recorded beside the audio (its
+    digest, its redaction evidence)."""
+    return not url.partition("?")[0].endswith((".digest.json", ".redaction.json"))
 
 
 def record_s3_headers(
     operator: AssemblyAIRedactedAudioToObjectStorageOperator,
 ) -> list[tuple[str, dict[str, str]]]:
     """Record ``(operation, request headers)`` of every S3 request the operator's client sends about
-    the audio (the digest recorded beside it is left aside)."""
+    the audio (the files recorded beside it are left aside)."""
     sent: list[tuple[str, dict[str, str]]] = []
 
     def record(request: Any, event_name: str, **_: Any) -> None:
@@ -117,7 +118,7 @@ def race(
 
         def hold(params: dict[str, Any], index: int = index, **_: Any) -> None:
             if not is_audio_request(params.get("url", "")):
-                return  # the digest recorded after the audio
+                return  # the digest and the evidence recorded after the audio
             ready.wait()  # both hold their whole audio before either completes
             if index == 1:
                 first_completed.wait(60)

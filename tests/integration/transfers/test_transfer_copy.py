@@ -198,8 +198,12 @@ def test_an_archive_asks_assemblyai_once_and_an_unfinished_transcript_is_explain
 ) -> None:
     tid = emu.add_transcript(params=WAV)
     run(transfer(transcript_id=tid, s3_bucket=s3_bucket, s3_key="a.wav"))
-    # One request for a fresh URL; the transcript is not read when its audio is there.
-    assert [r.path for r in emu.requests if r.kind == "api"] == [f"/v2/transcript/{tid}/redacted-audio"]
+    # One request for a fresh URL, then one read of the transcript's words to listen to the redacted
+    # ranges of the stored audio; the transcript is not read to decide whether to copy.
+    assert [r.path for r in emu.requests if r.kind == "api"] == [
+        f"/v2/transcript/{tid}/redacted-audio",
+        f"/v2/transcript/{tid}",
+    ]
 
     processing = emu.add_transcript(status="processing", params=WAV)
     with pytest.raises(AssemblyAIError, match=f"Transcript {processing} is still processing"):

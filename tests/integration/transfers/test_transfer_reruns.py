@@ -204,7 +204,11 @@ def test_the_object_lands_at_exactly_the_key_given(
     returned = run(transfer(transcript_id=tid, **where))
 
     assert returned == f"s3://{s3_bucket}/{uri}"
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]] == [key, f"{key}.digest.json"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]] == [
+        key,
+        f"{key}.digest.json",
+        f"{key}.redaction.json",
+    ]
 
 
 def test_the_asset_event_carries_the_encoded_uri(
