@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 CHECK_MODES = ("block", "warn")
 #: How far (ms) a range may sit off its beep: word timings run about 250 ms early on the real API.
 DEFAULT_TOLERANCE_MS = 300
+#: The ``audio_url`` AssemblyAI leaves on a deleted transcript, whose text and words are gone.
+DELETED_AUDIO_URL = "http://deleted_by_user"
 #: The evidence an audio-only archive keeps beside its audio.
 EVIDENCE_SCHEMA = "airflow-assemblyai/redaction-evidence/1"
 EVIDENCE_SUFFIX = ".redaction.json"
@@ -102,6 +104,13 @@ def check_redaction(
 
     Nothing is read when the transcript has no redacted words: the evidence is then ``ranges: 0``, passed.
     """
+    if transcript.get("audio_url") == DELETED_AUDIO_URL:
+        raise AssemblyAIFinalError(
+            f"Transcript {transcript.get('id')} was deleted at AssemblyAI: its words are gone, so nothing "
+            f"can show where its PII was in {store.uri(audio_key)}, and no evidence is written (the purge "
+            "refuses it). The audio stays where it was written; listen to it by hand, and give the delete "
+            "task allow_unproven_redaction=True if it must pass."
+        )
     spans = redacted_spans(dict(transcript), guard_ms=options.guard_ms)
     check: dict[str, Any] = {
         "mode": options.mode,

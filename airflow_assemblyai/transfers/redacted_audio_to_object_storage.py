@@ -16,7 +16,11 @@ from airflow_assemblyai.archive.retention import completion_time, still_held_not
 from airflow_assemblyai.archive.s3_options import S3Options
 from airflow_assemblyai.archive.s3_sink import S3Sink
 from airflow_assemblyai.archive.spans import DEFAULT_GUARD_MS
-from airflow_assemblyai.exceptions import AssemblyAIFinalError, AssemblyAIInvalidInputError
+from airflow_assemblyai.exceptions import (
+    AssemblyAIFinalError,
+    AssemblyAIInvalidInputError,
+    TranscriptNotFoundError,
+)
 from airflow_assemblyai.hooks.assemblyai import SUBTITLE_FORMATS, AssemblyAIHook
 from airflow_assemblyai.ids import validate_transcript_id
 
@@ -241,7 +245,9 @@ class AssemblyAIRedactedAudioToObjectStorageOperator(BaseOperator):
                 transcript_id, target.key, record=record, redaction_check=self._redaction_check()
             )
         except Exception as exc:
-            if isinstance(exc, AssemblyAIFinalError) or _is_last_try(context):
+            # AssemblyAI holding no such transcript (an unknown id, one already purged) holds no PII.
+            final = isinstance(exc, AssemblyAIFinalError) or _is_last_try(context)
+            if final and not isinstance(exc, TranscriptNotFoundError):
                 self._say_what_is_still_held(exc, transcript_id)
             raise
         self._add_to_asset_aliases(context, *archived.asset_uris)

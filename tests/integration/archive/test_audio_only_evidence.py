@@ -171,3 +171,19 @@ def test_a_foreign_file_at_the_evidence_key_is_left_untouched(
         run(transfer(s3_bucket, tid))
 
     assert s3_client.get_object(Bucket=s3_bucket, Key=EVIDENCE)["Body"].read() == b"someone else's notes"
+
+
+def test_a_transcript_deleted_before_its_audio_was_listened_to_proves_nothing(
+    assemblyai_connection: Emulator, s3_bucket: str, s3_client: Any
+) -> None:
+    # Audio archived by an earlier version (no evidence), its transcript purged unchecked since.
+    tid = assemblyai_connection.add_transcript(params=WAV_AUDIO)
+    run(transfer(s3_bucket, tid))
+    s3_client.delete_object(Bucket=s3_bucket, Key=EVIDENCE)
+    run(AssemblyAIDeleteTranscriptOperator(task_id="purge", transcript_id=tid))
+
+    # Its words are gone: no ranges to listen to is no proof, and no passing evidence is written.
+    with pytest.raises(AssemblyAIFinalError, match="was deleted at AssemblyAI: its words are gone"):
+        run(transfer(s3_bucket, tid))
+    assert EVIDENCE not in keys_in(s3_client, s3_bucket)
+    assert AUDIO in keys_in(s3_client, s3_bucket)

@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 
-from airflow_assemblyai.exceptions import AssemblyAIFinalError, RedactedAudioIntegrityError
+from airflow_assemblyai.exceptions import (
+    AssemblyAIFinalError,
+    RedactedAudioIntegrityError,
+    TranscriptNotFoundError,
+)
 from airflow_assemblyai.testing.emulator import Emulator
 from tests.integration.transfers.transfer_support import run, transfer
 from tests.support import WAV
@@ -50,3 +54,12 @@ def test_a_passing_failure_that_airflow_will_retry_carries_no_note(emu: Emulator
     with pytest.raises(RedactedAudioIntegrityError) as caught:
         operator.execute(context)
     assert f"Transcript {transcript_id} is still held at AssemblyAI" in str(caught.value)
+
+
+def test_a_transcript_assemblyai_does_not_know_is_not_said_to_be_held_there(
+    emu: Emulator, s3_bucket: str
+) -> None:
+    unknown = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    with pytest.raises(TranscriptNotFoundError) as caught:
+        run(transfer(transcript_id=unknown, s3_bucket=s3_bucket, s3_key="a.wav"))
+    assert "still held at AssemblyAI" not in str(caught.value)
