@@ -108,6 +108,8 @@ def audio_redaction_problem(
     The evidence beside it (``x.wav.redaction.json``) must name this transcript and these bytes
     (their SHA-256) and pass, unless ``allow_unproven_redaction``.
     """
+    if allow_unproven_redaction:
+        return ""
     where = store.uri(key)
     evidence = read_evidence_beside(store, key)
     fix = (
@@ -115,14 +117,13 @@ def audio_redaction_problem(
         "allow_unproven_redaction=True to delete anyway."
     )
     if evidence is None:
-        missing = (
+        return (
             f"{where} has no redaction evidence beside it ({store.uri(evidence_key(key))} is missing: it was "
             "archived before audio-only archives were listened to, or the check failed in block mode), so "
             f"nothing shows that its redacted ranges are beeped or silenced. {fix}"
         )
-        return _check_problem(None, where, missing, allow_unproven_redaction=allow_unproven_redaction)
     bound = (evidence.get("transcript_id"), (evidence.get("audio") or {}).get("sha256"))
-    if bound != (transcript_id, sha256) and not allow_unproven_redaction:
+    if bound != (transcript_id, sha256):
         return (
             f"the redaction evidence beside {where} ({store.uri(evidence_key(key))}) is for transcript "
             f"{bound[0]} and SHA-256 {bound[1]}, not for the bytes there now (transcript {transcript_id}, "
@@ -133,7 +134,7 @@ def audio_redaction_problem(
         check if isinstance(check, dict) else None,
         f"the audio {where}",
         f"the redaction evidence beside {where} carries no redaction_check. {fix}",
-        allow_unproven_redaction=allow_unproven_redaction,
+        allow_unproven_redaction=False,
     )
 
 
