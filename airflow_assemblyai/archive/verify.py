@@ -275,10 +275,15 @@ def _s3_archive(sink: S3Sink, key: str, transcript_id: str, *, field: str, allow
         f"MD5 {digest.md5} as AssemblyAI's file" if found.source_md5 else "",
         f"SHA-256 {digest.sha256} as recorded at {sidecar}" if recorded else "",
     ]
+    proof = (
+        "redaction not checked: allow_unproven_redaction=True"
+        if allow_unproven
+        else f"redaction evidence at {sink.uri(evidence_key(key))}"
+    )
     return Verdict(
         True,
         f"{where} holds the audio of transcript {transcript_id} ({digest.size} bytes, "
-        f"{' and '.join(s for s in shown if s)}; redaction evidence at {sink.uri(evidence_key(key))}).",
+        f"{' and '.join(s for s in shown if s)}; {proof}).",
     )
 
 
