@@ -154,10 +154,10 @@ class Archiver:
         """
         recorded = read_audio_digest_at(self.sink, key)
         sha256 = recorded.sha256 if recorded is not None else self.sink.digest(key).sha256
-        if not audio_redaction_problem(self.sink, key, transcript_id, sha256, allow_unproven_redaction=False):
-            self.log.info("%s was listened to before; its evidence passes.", self.sink.uri(evidence_key(key)))
-            return
         where, evidence_uri = self.sink.uri(key), self.sink.uri(evidence_key(key))
+        if not audio_redaction_problem(self.sink, key, transcript_id, sha256, allow_unproven_redaction=False):
+            self.log.info("%s was listened to before; its evidence passes.", evidence_uri)
+            return
         evidence = check_redaction(self.sink, key, self.hook.get_transcript(transcript_id), check)
         if not evidence.passed:
             if check.mode == "block":
