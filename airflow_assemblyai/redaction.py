@@ -34,6 +34,8 @@ NOT_REQUESTED_TEXT = (
 )
 #: 400 text for an id AssemblyAI never knew (or no longer knows).
 NOT_FOUND_TEXT = "Transcript lookup error, transcript id not found"
+#: The ``audio_url`` a deleted transcript keeps, its text and words gone.
+DELETED_AUDIO_URL = "http://deleted_by_user"
 
 AudioFormat = Literal["mp3", "wav"]
 DEFAULT_AUDIO_FORMAT: AudioFormat = "mp3"

@@ -26,6 +26,7 @@ from airflow_assemblyai.exceptions import (
     AssemblyAIInvalidInputError,
     RedactionNotProvenError,
 )
+from airflow_assemblyai.redaction import DELETED_AUDIO_URL
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 CHECK_MODES = ("block", "warn")
 #: How far (ms) a range may sit off its beep: word timings run about 250 ms early on the real API.
 DEFAULT_TOLERANCE_MS = 300
-#: The ``audio_url`` AssemblyAI leaves on a deleted transcript, whose text and words are gone.
-DELETED_AUDIO_URL = "http://deleted_by_user"
 #: The evidence an audio-only archive keeps beside its audio.
 EVIDENCE_SCHEMA = "airflow-assemblyai/redaction-evidence/1"
 EVIDENCE_SUFFIX = ".redaction.json"

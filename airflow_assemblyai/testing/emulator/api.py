@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_assemblyai.hooks.settings import is_loopback_host
-from airflow_assemblyai.redaction import NOT_FOUND_TEXT, NOT_REQUESTED_TEXT, PENDING_TEXT
+from airflow_assemblyai.redaction import DELETED_AUDIO_URL, NOT_FOUND_TEXT, NOT_REQUESTED_TEXT, PENDING_TEXT
 from airflow_assemblyai.testing.audio import describe_non_audio, synth_wav
 from airflow_assemblyai.testing.emulator.faults import Faults
 from airflow_assemblyai.testing.emulator.file_host import mint_url
@@ -128,7 +128,7 @@ async def delete(transcript_id: str, request: Request) -> Response:
         if record is None:
             return api_error(400, NOT_FOUND_TEXT)
         record.deleted = True
-        record.params["audio_url"] = "http://deleted_by_user"
+        record.params["audio_url"] = DELETED_AUDIO_URL
         return JSONResponse(transcript_view(state, record))
 
 
