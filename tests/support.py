@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pytest
 
+    from airflow_assemblyai.testing.emulator import Emulator
+
 #: The redaction fields most tests submit: PII redaction with redacted audio, one policy.
 REDACT: dict[str, Any] = {
     "redact_pii": True,
@@ -32,3 +34,8 @@ def set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     """Set these environment variables for one test (a connection's ``AIRFLOW_CONN_*``, say)."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+
+
+def transcript_reads(emulator: Emulator, transcript_id: str) -> int:
+    """Count the reads of the transcript itself at the emulator (not of its redacted audio)."""
+    return sum(1 for r in emulator.requests if r.path == f"/v2/transcript/{transcript_id}")

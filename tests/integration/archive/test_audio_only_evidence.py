@@ -10,7 +10,6 @@ import json
 from typing import Any, cast
 
 import pytest
-from airflow.sdk import Context
 
 from airflow_assemblyai.exceptions import AssemblyAIFinalError, RedactionNotProvenError
 from airflow_assemblyai.operators.delete import AssemblyAIDeleteTranscriptOperator
@@ -23,7 +22,10 @@ from tests.integration.archive.test_redaction_evidence import (
     MP3_AUDIO,
     WAV_AUDIO,
     assert_warned_then_purged_only_when_allowed,
+    keys_in,
+    run,
 )
+from tests.support import transcript_reads
 
 AUDIO = "calls/a.wav"
 EVIDENCE = "calls/a.wav.redaction.json"
@@ -47,20 +49,8 @@ def delete(bucket: str, tid: str, key: str = AUDIO, **kwargs: Any) -> AssemblyAI
     )
 
 
-def run(operator: Any) -> Any:
-    return operator.execute(cast("Context", {}))
-
-
-def keys_in(s3_client: Any, bucket: str) -> list[str]:
-    return sorted(o["Key"] for o in s3_client.list_objects_v2(Bucket=bucket).get("Contents", []))
-
-
 def evidence_of(s3_client: Any, bucket: str, key: str = EVIDENCE) -> dict[str, Any]:
     return cast("dict[str, Any]", json.loads(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()))
-
-
-def reads_of(emulator: Emulator, tid: str) -> int:
-    return sum(1 for r in emulator.requests if r.path == f"/v2/transcript/{tid}")
 
 
 def test_a_beeped_call_archived_alone_keeps_passing_evidence_bound_to_its_bytes_and_is_purged(
@@ -90,12 +80,14 @@ def test_a_re_run_keeps_passing_evidence_without_listening_again(
     tid = assemblyai_connection.add_transcript(audio=gb_160.wav(), params=MP3_AUDIO)
     run(transfer(s3_bucket, tid, s3_key="calls/a.mp3"))
     first = s3_client.head_object(Bucket=s3_bucket, Key="calls/a.mp3.redaction.json")["ETag"]
-    reads = reads_of(assemblyai_connection, tid)
+    reads = transcript_reads(assemblyai_connection, tid)
 
     run(transfer(s3_bucket, tid, s3_key="calls/a.mp3"))
 
     assert s3_client.head_object(Bucket=s3_bucket, Key="calls/a.mp3.redaction.json")["ETag"] == first
-    assert reads_of(assemblyai_connection, tid) == reads  # the transcript's words were not fetched again
+    assert (
+        transcript_reads(assemblyai_connection, tid) == reads
+    )  # the transcript's words were not fetched again
 
 
 def test_a_span_left_as_speech_fails_the_audio_only_archive_writes_no_evidence_and_is_not_purged(

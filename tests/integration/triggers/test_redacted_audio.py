@@ -12,7 +12,7 @@ from airflow.triggers.base import TaskSuccessEvent
 
 from airflow_assemblyai.testing.emulator import Emulator, Faults
 from airflow_assemblyai.triggers.redacted_audio import AssemblyAIRedactedAudioTrigger
-from tests.support import REDACT, WAV
+from tests.support import REDACT, WAV, transcript_reads
 
 pytestmark = pytest.mark.usefixtures("assemblyai_connection")
 
@@ -117,25 +117,20 @@ async def test_timeout_is_one_event(assemblyai_emulator: Emulator) -> None:
     assert [e["status"] for e in events] == ["timeout"]
 
 
-def reads_of(emulator: Emulator, tid: str) -> int:
-    """Count the reads of the transcript itself (not of its redacted audio)."""
-    return sum(1 for r in emulator.requests if r.path == f"/v2/transcript/{tid}")
-
-
 async def test_a_deadline_passed_while_deferred_still_gets_a_last_look(assemblyai_emulator: Emulator) -> None:
     # The triggerer picked the wait up after its end_time (a slow task start, a busy triggerer):
     # it asks once more, as a poke-mode sensor pokes before it times out, and finds it ready.
     tid = assemblyai_emulator.add_transcript(params=REDACT)
     events = await events_of(trigger_for(tid, seconds=-1))
     assert [e["status"] for e in events] == ["success"]
-    assert reads_of(assemblyai_emulator, tid) == 1
+    assert transcript_reads(assemblyai_emulator, tid) == 1
 
 
 async def test_a_last_look_that_finds_it_still_processing_is_a_timeout(assemblyai_emulator: Emulator) -> None:
     tid = assemblyai_emulator.add_transcript(status="processing", params=REDACT)
     events = await events_of(trigger_for(tid, seconds=-1))
     assert [e["status"] for e in events] == ["timeout"]
-    assert reads_of(assemblyai_emulator, tid) == 1
+    assert transcript_reads(assemblyai_emulator, tid) == 1
 
 
 async def test_a_last_look_that_finds_a_final_error_reports_it(assemblyai_emulator: Emulator) -> None:
